@@ -1,0 +1,58 @@
+package connections
+
+import "slices"
+
+// Permission names as Microsoft Graph defines them, valid both as application
+// roles and as delegated scopes.
+const (
+	PermReadAll          = "ExternalConnection.Read.All"
+	PermReadWriteAll     = "ExternalConnection.ReadWrite.All"
+	PermReadWriteOwnedBy = "ExternalConnection.ReadWrite.OwnedBy"
+)
+
+// Caller is the authenticated identity behind a request.
+type Caller struct {
+	TenantID    string
+	AppID       string
+	Permissions []string
+}
+
+// Scope is what a store query may see: one tenant, and within it either every
+// connection or only those an app owns (created it, or is listed in the
+// connection's authorizedAppIds).
+type Scope struct {
+	TenantID string
+	// OwnerApp, when non-empty, restricts the scope to that app's connections.
+	OwnerApp string
+	// OwnedOnly is set when the caller holds only the OwnedBy permission; with an
+	// empty OwnerApp it then sees nothing, which is the safe answer.
+	OwnedOnly bool
+}
+
+func (c Caller) has(p string) bool { return slices.Contains(c.Permissions, p) }
+
+func (c Caller) ownedScope() Scope {
+	return Scope{TenantID: c.TenantID, OwnerApp: c.AppID, OwnedOnly: true}
+}
+
+func (c Caller) readScope() (Scope, error) {
+	switch {
+	case c.has(PermReadAll) || c.has(PermReadWriteAll):
+		return Scope{TenantID: c.TenantID}, nil
+	case c.has(PermReadWriteOwnedBy):
+		return c.ownedScope(), nil
+	}
+	return Scope{}, &Error{Kind: ErrForbidden, Message: "Reading connections requires " +
+		PermReadAll + ", " + PermReadWriteAll + " or " + PermReadWriteOwnedBy + "."}
+}
+
+func (c Caller) writeScope() (Scope, error) {
+	switch {
+	case c.has(PermReadWriteAll):
+		return Scope{TenantID: c.TenantID}, nil
+	case c.has(PermReadWriteOwnedBy):
+		return c.ownedScope(), nil
+	}
+	return Scope{}, &Error{Kind: ErrForbidden, Message: "Changing connections requires " +
+		PermReadWriteAll + " or " + PermReadWriteOwnedBy + "."}
+}

@@ -1,0 +1,93 @@
+package connections
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// State is a connectionState member. Connections start as draft; this service
+// does not run schema registration, so nothing moves them on yet.
+type State string
+
+// The members of connectionState.
+const (
+	StateDraft         State = "draft"
+	StateReady         State = "ready"
+	StateObsolete      State = "obsolete"
+	StateLimitExceeded State = "limitExceeded"
+)
+
+// Connection is an externalConnection, the parent of operations.
+type Connection struct {
+	ID               string
+	Name             string
+	Description      string
+	State            State
+	AuthorizedAppIDs []string
+	CreatedByApp     string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// NewConnection is what a caller may set when creating a connection.
+type NewConnection struct {
+	ID               string
+	Name             string
+	Description      string
+	AuthorizedAppIDs []string
+}
+
+var connectionIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
+
+// reservedConnectionIDs are names Graph refuses as connection ids. Graph does
+// not say whether the check ignores case; refusing every casing is the safe side.
+var reservedConnectionIDs = []string{
+	"None", "Directory", "Exchange", "ExchangeArchive", "LinkedIn", "Mailbox",
+	"OneDriveBusiness", "SharePoint", "Teams", "Yammer", "Connectors", "TaskFabric",
+	"PowerBI", "Assistant", "TopicEngine", "MSFT_All_Connectors", "MicrosoftSearch",
+}
+
+// ValidateConnectionID applies Graph's rules for connection ids.
+func ValidateConnectionID(id string) error {
+	if !connectionIDPattern.MatchString(id) {
+		return invalid("id", "Property 'id' must be 3 to 32 letters or digits.")
+	}
+	if strings.HasPrefix(strings.ToLower(id), "microsoft") {
+		return invalid("id", "Property 'id' must not start with 'Microsoft'.")
+	}
+	for _, r := range reservedConnectionIDs {
+		if strings.EqualFold(id, r) {
+			return invalid("id", "Property 'id' must not be the reserved name '%s'.", r)
+		}
+	}
+	return nil
+}
+
+// Validate checks the caller's values for a new connection.
+func (n NewConnection) Validate() error {
+	if n.ID == "" {
+		return invalid("id", "Property 'id' is required.")
+	}
+	if err := ValidateConnectionID(n.ID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(n.Name) == "" {
+		return invalid("name", "Property 'name' is required.")
+	}
+	if err := checkLen("name", n.Name, MaxConnectionName); err != nil {
+		return err
+	}
+	if err := checkLen("description", n.Description, MaxConnectionDesc); err != nil {
+		return err
+	}
+	if len(n.AuthorizedAppIDs) > MaxAuthorizedAppIDs {
+		return invalid("configuration.authorizedAppIds", "Property 'configuration.authorizedAppIds' has more than %d entries.", MaxAuthorizedAppIDs)
+	}
+	for _, app := range n.AuthorizedAppIDs {
+		if app == "" || len(app) > MaxAppIDLen {
+			return invalid("configuration.authorizedAppIds", "Property 'configuration.authorizedAppIds' entries must be 1 to %d characters.", MaxAppIDLen)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package connections
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is a connectionOperationStatus member as it appears on the wire.
+type Status string
+
+// The members of connectionOperationStatus. inprogress is all lower case in
+// Graph's schema; unknownFutureValue is the evolvable-enum sentinel and is never
+// stored.
+const (
+	StatusUnspecified        Status = "unspecified"
+	StatusInProgress         Status = "inprogress"
+	StatusCompleted          Status = "completed"
+	StatusFailed             Status = "failed"
+	StatusUnknownFutureValue Status = "unknownFutureValue"
+)
+
+var storableStatuses = []Status{StatusUnspecified, StatusInProgress, StatusCompleted, StatusFailed}
+
+// Operation is a connectionOperation: the state of an asynchronous job on a
+// connection.
+type Operation struct {
+	ConnectionID string
+	ID           string
+	Status       Status
+	Error        *PublicError
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// NewOperation is what a caller may set when creating an operation. Empty ID
+// means the service generates one; empty Status means unspecified.
+type NewOperation struct {
+	ID     string
+	Status Status
+	Error  *PublicError
+}
+
+// Limits on caller-supplied values. They keep one row small and bounded; the
+// HTTP body limit sits above the largest value they allow together.
+const (
+	MaxOperationIDLen   = 128
+	MaxErrorCodeLen     = 128
+	MaxErrorTargetLen   = 256
+	MaxErrorMessageLen  = 4096
+	MaxErrorDetails     = 32
+	MaxConnectionName   = 128
+	MaxConnectionDesc   = 4096
+	MaxAuthorizedAppIDs = 32
+	MaxAppIDLen         = 128
+)
+
+// Operation ids appear in URL paths, so they stay within the unreserved set.
+var operationIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate checks the caller's values; the first problem found is returned as
+// an *Error naming the property.
+func (n NewOperation) Validate() error {
+	if n.ID != "" {
+		if len(n.ID) > MaxOperationIDLen || !operationIDPattern.MatchString(n.ID) {
+			return invalid("id", "Property 'id' must be 1 to %d characters: letters, digits, '.', '_' or '-', starting with a letter or digit.", MaxOperationIDLen)
+		}
+	}
+	if n.Status != "" {
+		if err := validateStoredStatus(n.Status); err != nil {
+			return err
+		}
+	}
+	if n.Error != nil {
+		return n.Error.validate("error")
+	}
+	return nil
+}
+
+func validateStoredStatus(s Status) error {
+	for _, ok := range storableStatuses {
+		if s == ok {
+			return nil
+		}
+	}
+	if s == StatusUnknownFutureValue {
+		return invalid("status", "Property 'status' cannot be 'unknownFutureValue'; it is a reserved sentinel value.")
+	}
+	return invalid("status", "Property 'status' has the invalid value '%s'; expected one of unspecified, inprogress, completed, failed.", truncate(string(s), 64))
+}
+
+func checkLen(target, value string, limit int) error {
+	if utf8.RuneCountInString(value) > limit {
+		return invalid(target, "Property '%s' is longer than %d characters.", target, limit)
+	}
+	return nil
+}
+
+// truncate keeps echoed caller input short in messages.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return fmt.Sprintf("%s...", string(r[:n]))
+}

@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// The decoders here read request bodies strictly: one JSON object, no trailing
+// data, no duplicate or unknown properties, and each property of the expected
+// JSON type. Every refusal names the property, so a client knows what to fix.
+// JSON null counts as "not given" for optional properties.
+
+// field decodes one property's raw value; path is its full name for messages.
+type field func(path string, raw json.RawMessage) error
+
+type fields map[string]field
+
+func badRequest(target, format string, args ...any) error {
+	return &connections.Error{Kind: connections.ErrInvalid, Target: target, Message: fmt.Sprintf(format, args...)}
+}
+
+// errBodyTooLarge is answered with 413.
+var errBodyTooLarge = errors.New("request body too large")
+
+func tooLargeMessage(limit int64) string {
+	return "The request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes."
+}
+
+// readBody reads the whole (size-capped) body.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, errBodyTooLarge
+	}
+	if err != nil {
+		return nil, badRequest("", "The request body could not be read.")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest("", "The request body is empty; a JSON object is required.")
+	}
+	return body, nil
+}
+
+// decodeObject walks one JSON object held in raw, handing each property to its
+// field decoder.
+func decodeObject(path string, raw []byte, known fields) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	what := "The request body"
+	if path != "" {
+		what = "Property '" + path + "'"
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return badRequest(path, "%s must be a JSON object.", what)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+		}
+		name := joinPath(path, key)
+		if seen[key] {
+			return badRequest(name, "Property '%s' appears more than once.", name)
+		}
+		seen[key] = true
+		decode, ok := known[key]
+		if !ok {
+			return badRequest(name, "Property '%s' is not a known property of this resource.", name)
+		}
+		if err := decode(name, value); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest(path, "%s has data after the end of the JSON object.", what)
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "it ends too early"
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Sprintf("%s at byte %d", syntax.Error(), syntax.Offset)
+	}
+	return "it is malformed"
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// stringField stores a JSON string (or leaves dst alone for null).
+func stringField(dst *string) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return badRequest(path, "Property '%s' must be a string.", path)
+		}
+		return nil
+	}
+}
+
+// stringArrayField stores a JSON array of strings.
+func stringArrayField(dst *[]string) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return badRequest(path, "Property '%s' must be an array of strings.", path)
+		}
+		return nil
+	}
+}
+
+// objectField decodes a nested object with its own fields; present reports
+// whether a non-null object was given.
+func objectField(present *bool, known fields) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		*present = true
+		return decodeObject(path, raw, known)
+	}
+}
+
+// arrayField decodes an array of objects, each through item(i) fields.
+func arrayField(item func(i int) fields) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return badRequest(path, "Property '%s' must be an array.", path)
+		}
+		for i, e := range elems {
+			if err := decodeObject(fmt.Sprintf("%s[%d]", path, i), e, item(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// odataTypeField accepts @odata.type naming one of the given types, with or
+// without the leading '#'.
+func odataTypeField(names ...string) field {
+	return func(path string, raw json.RawMessage) error {
+		var got string
+		if err := stringField(&got)(path, raw); err != nil || got == "" {
+			return err
+		}
+		for _, n := range names {
+			if got == "#"+n || got == n {
+				return nil
+			}
+		}
+		return badRequest(path, "Property '%s' must be '#%s'.", path, names[0])
+	}
+}

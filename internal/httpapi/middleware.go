@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+type ids struct{ request, client string }
+
+const idsKey = "connops.ids"
+
+// maxClientRequestIDLen bounds the echoed client-request-id so a client cannot
+// make us repeat an arbitrarily large header.
+const maxClientRequestIDLen = 128
+
+// withRequestIDs gives every request a request-id and echoes the client's
+// client-request-id (or, as Graph does when none was sent, the request-id).
+func withRequestIDs(c *gin.Context) {
+	id := ids{request: uuid.NewString(), client: c.GetHeader("client-request-id")}
+	if id.client == "" || len(id.client) > maxClientRequestIDLen {
+		id.client = id.request
+	}
+	c.Set(idsKey, id)
+	c.Header("request-id", id.request)
+	c.Header("client-request-id", id.client)
+	c.Next()
+}
+
+func requestIDs(c *gin.Context) ids {
+	v, _ := c.Get(idsKey)
+	id, _ := v.(ids)
+	return id
+}
+
+// logRequests writes one line per request after it is answered.
+func (s *server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	attrs := []any{
+		slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", c.Writer.Status()), slog.Duration("latency", time.Since(start)),
+		slog.String("request_id", requestIDs(c).request),
+	}
+	if caller, ok := callerFrom(c); ok {
+		attrs = append(attrs, slog.String("tenant", caller.TenantID))
+	}
+	s.log.InfoContext(c.Request.Context(), "request", attrs...)
+}
+
+// recoverPanics answers a Graph 500 for a panic and logs it once.
+func (s *server) recoverPanics(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(r)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic while serving request",
+				slog.Any("panic", r), slog.String("request_id", requestIDs(c).request))
+			respondError(c, http.StatusInternalServerError, codeGeneral, "An internal error occurred.", "")
+		}
+	}()
+	c.Next()
+}
+
+// requireJSONBody checks the media type of requests that carry a body and caps
+// the body size; reading past the cap fails with *http.MaxBytesError.
+func (s *server) requireJSONBody(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodPost, http.MethodPatch, http.MethodPut:
+	default:
+		c.Next()
+		return
+	}
+	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(s.cfg.MaxBodyBytes), "")
+		return
+	}
+	mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mediaType != "application/json" {
+		respondError(c, http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+			"The request body must be sent with Content-Type application/json.", "")
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Next()
+}

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// graphJSON is the content type Graph gives its OData payloads.
+const graphJSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+// respond writes an OData payload.
+func (s *server) respond(c *gin.Context, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("OData-Version", "4.0")
+	c.Header("Cache-Control", "no-cache")
+	c.Data(status, graphJSON, b)
+}
+
+// readJSON reads the request body, answering 413 itself when it is too large.
+func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
+	body, err := readBody(c.Request)
+	if errors.Is(err, errBodyTooLarge) {
+		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(s.cfg.MaxBodyBytes), "")
+		return nil, false
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	return body, true
+}
+
+// baseURL is the scheme and host absolute links start with.
+func (s *server) baseURL(c *gin.Context) string {
+	if s.cfg.PublicBaseURL != "" {
+		return strings.TrimRight(s.cfg.PublicBaseURL, "/")
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+// entityURL is the absolute URL of a resource under the route's mount.
+func (s *server) entityURL(c *gin.Context, rt route, segments ...string) string {
+	var b strings.Builder
+	b.WriteString(s.baseURL(c) + "/" + rt.version + "/" + rt.set)
+	for _, seg := range segments {
+		b.WriteString("/" + url.PathEscape(seg))
+	}
+	return b.String()
+}
+
+// contextURL is an @odata.context value: the metadata document plus a
+// fragment naming what the payload is.
+func (s *server) contextURL(c *gin.Context, rt route, fragment string) string {
+	return s.baseURL(c) + "/" + rt.version + "/$metadata#" + fragment
+}
+
+// odataKey quotes a key for a context fragment: connections('hr').
+func odataKey(id string) string {
+	return "('" + strings.ReplaceAll(id, "'", "''") + "')"
+}

@@ -1,0 +1,106 @@
+// Package httpapi is the HTTP face of connops: Graph-shaped routes, bodies and
+// errors over the connections service, built on Gin.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// Config holds what the HTTP layer needs from the process configuration.
+type Config struct {
+	// PublicBaseURL, when set, is the base of absolute links (Location,
+	// @odata.context); otherwise they are built from the request.
+	PublicBaseURL string
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// DefaultMaxBodyBytes fits the largest operation the domain limits allow with
+// room to spare, and keeps a hostile body from costing real memory.
+const DefaultMaxBodyBytes = 256 << 10
+
+// service is what the handlers call; *connections.Service satisfies it.
+type service interface {
+	CreateConnection(ctx context.Context, caller connections.Caller, n connections.NewConnection) (connections.Connection, error)
+	GetConnection(ctx context.Context, caller connections.Caller, id string) (connections.Connection, error)
+	ListConnections(ctx context.Context, caller connections.Caller) ([]connections.Connection, error)
+	DeleteConnection(ctx context.Context, caller connections.Caller, id string) error
+	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation) (connections.Operation, error)
+	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string) (connections.Operation, error)
+}
+
+// verifier turns a bearer token into a caller.
+type verifier interface {
+	Verify(token string) (connections.Caller, error)
+}
+
+// readiness reports whether the database is reachable and migrated.
+type readiness interface {
+	Check(ctx context.Context) error
+}
+
+type server struct {
+	cfg   Config
+	svc   service
+	auth  verifier
+	ready readiness
+	log   *slog.Logger
+}
+
+// route says which of the four mounts of the API a handler serves: version
+// root and entity-set path. The beta /connections mount keeps the seed's
+// legacy representation; every other mount uses the current one.
+type route struct {
+	version string // "v1.0" or "beta"
+	set     string // "connections" or "external/connections"
+	legacy  bool
+}
+
+// New builds the HTTP handler.
+func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logger) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log}
+
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// Redirects would answer API clients with non-Graph bodies.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.ContextWithFallback = true
+	// No proxy is trusted until one is configured: client IPs come from the socket.
+	_ = r.SetTrustedProxies(nil)
+
+	r.Use(withRequestIDs, s.logRequests, s.recoverPanics)
+	r.NoRoute(func(c *gin.Context) {
+		respondError(c, http.StatusNotFound, codeResourceNotFound, "No resource was found at this path.", "")
+	})
+	r.NoMethod(func(c *gin.Context) {
+		respondError(c, http.StatusMethodNotAllowed, codeNotSupported,
+			"The method "+c.Request.Method+" is not supported on this resource.", "")
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+
+	for _, version := range []string{"v1.0", "beta"} {
+		for _, set := range []string{"connections", "external/connections"} {
+			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
+			g := r.Group("/"+version+"/"+set, s.authenticate, s.requireJSONBody)
+			g.POST("", s.createConnection(rt))
+			g.GET("", s.listConnections(rt))
+			g.GET("/:connectionId", s.getConnection(rt))
+			g.DELETE("/:connectionId", s.deleteConnection(rt))
+			g.POST("/:connectionId/operations", s.createOperation(rt))
+			g.GET("/:connectionId/operations/:operationId", s.getOperation(rt))
+		}
+	}
+	return r
+}

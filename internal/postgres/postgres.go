@@ -1,0 +1,65 @@
+// Package postgres is the PostgreSQL adapter of connops: the pool, the
+// migrations, and the store behind the connections service. All SQL is
+// hand-written in constants beside the method that runs it.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Open creates the request pool and checks the database answers.
+func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reach database: %w", err)
+	}
+	return pool, nil
+}
+
+// Readiness reports whether the database answers and carries the schema this
+// binary expects.
+type Readiness struct {
+	pool   *pgxpool.Pool
+	latest int64
+}
+
+// NewReadiness returns a check against pool.
+func NewReadiness(pool *pgxpool.Pool) (*Readiness, error) {
+	latest, err := LatestVersion()
+	if err != nil {
+		return nil, err
+	}
+	return &Readiness{pool: pool, latest: latest}, nil
+}
+
+// ErrSchemaBehind means migrations this binary needs are not applied.
+var ErrSchemaBehind = errors.New("database schema is behind this binary's migrations")
+
+const schemaVersionSQL = `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`
+
+// Check returns nil when the database is reachable and migrated.
+func (r *Readiness) Check(ctx context.Context) error {
+	var version int64
+	if err := r.pool.QueryRow(ctx, schemaVersionSQL).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version < r.latest {
+		return fmt.Errorf("%w: at %d, need %d", ErrSchemaBehind, version, r.latest)
+	}
+	return nil
+}
