@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ func NewHS256(secret []byte) *HS256 {
 }
 
 // Verify checks the token and returns its caller.
-func (v *HS256) Verify(token string) (connections.Caller, error) {
+func (v *HS256) Verify(_ context.Context, token string) (connections.Caller, error) {
 	var claims Claims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.secret, nil })
 	if err != nil {

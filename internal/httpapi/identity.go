@@ -24,7 +24,7 @@ func (s *server) authenticate(c *gin.Context) {
 		s.unauthenticated(c, "The Authorization header must be 'Bearer <token>'.")
 		return
 	}
-	caller, err := s.auth.Verify(token)
+	caller, err := s.auth.Verify(c.Request.Context(), token)
 	if err != nil {
 		// The verifier's message is written for the caller and never repeats
 		// the token.

@@ -37,7 +37,7 @@ type service interface {
 
 // verifier turns a bearer token into a caller.
 type verifier interface {
-	Verify(token string) (connections.Caller, error)
+	Verify(ctx context.Context, token string) (connections.Caller, error)
 }
 
 // readiness reports whether the database is reachable and migrated.
