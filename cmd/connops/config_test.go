@@ -1,0 +1,57 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+const goodSecret = "0123456789abcdef0123456789abcdef"
+
+func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret}
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"no database", "DATABASE_URL", "", "DATABASE_URL"},
+		{"bad database", "DATABASE_URL", "postgres://u:secretpw@host:notaport/db", "DATABASE_URL"},
+		{"no secret", "AUTH_HS256_SECRET", "", "AUTH_HS256_SECRET"},
+		{"short secret", "AUTH_HS256_SECRET", "short", "AUTH_HS256_SECRET"},
+		{"relative base", "PUBLIC_BASE_URL", "/api", "PUBLIC_BASE_URL"},
+		{"ftp base", "PUBLIC_BASE_URL", "ftp://x", "PUBLIC_BASE_URL"},
+		{"log level", "LOG_LEVEL", "loud", "LOG_LEVEL"},
+		{"shutdown", "SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"},
+		{"negative shutdown", "SHUTDOWN_TIMEOUT", "-5s", "SHUTDOWN_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			env[tt.key] = tt.value
+			_, err := loadConfig(envOf(env), true, true)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret,
+		"PUBLIC_BASE_URL": "https://connops.example.com/"}), true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ListenAddr != ":8080" || cfg.ShutdownTimeout != 20*time.Second || cfg.PublicBaseURL != "https://connops.example.com" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
