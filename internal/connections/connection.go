@@ -26,6 +26,7 @@ type Connection struct {
 	State            State
 	AuthorizedAppIDs []string
 	CreatedByApp     string
+	Version          int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }

@@ -6,13 +6,18 @@ import (
 )
 
 // Kinds of failure. The HTTP layer maps each to one status code; stores return
-// ErrNotFound and ErrConflict (wrapped) and the service turns them into *Error
+// ErrNotFound and ErrAlreadyExists (wrapped) and the service turns them into *Error
 // values with a message fit for the caller.
 var (
-	ErrInvalid   = errors.New("invalid request")
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflict")
-	ErrForbidden = errors.New("forbidden")
+	ErrInvalid  = errors.New("invalid request")
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: the id is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the change conflicts with the resource's state.
+	ErrConflict = errors.New("conflict")
+	// ErrPreconditionFailed: an If-Match precondition does not hold.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	ErrForbidden          = errors.New("forbidden")
 	// ErrUnavailable means the database could not be reached or answered too
 	// late; the caller may retry.
 	ErrUnavailable = errors.New("temporarily unavailable")
@@ -39,6 +44,6 @@ func notFound(format string, args ...any) *Error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf(format, args...)}
 }
 
-func conflict(format string, args ...any) *Error {
-	return &Error{Kind: ErrConflict, Message: fmt.Sprintf(format, args...)}
+func alreadyExists(format string, args ...any) *Error {
+	return &Error{Kind: ErrAlreadyExists, Message: fmt.Sprintf(format, args...)}
 }

@@ -30,8 +30,10 @@ type Operation struct {
 	ID           string
 	Status       Status
 	Error        *PublicError
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Version grows by one with every update; it is the ETag.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewOperation is what a caller may set when creating an operation. Empty ID

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,10 +12,14 @@ import (
 const (
 	typeConnection       = "microsoft.graph.externalConnectors.externalConnection"
 	typeLegacyConnection = "microsoft.graph.externalConnection"
+	typeConfiguration    = "microsoft.graph.externalConnectors.configuration"
 )
+
+var connectionProperties = []string{"id", "name", "description", "state", "configuration"}
 
 type connectionBody struct {
 	Context       string            `json:"@odata.context,omitempty"`
+	ETag          string            `json:"@odata.etag,omitempty"`
 	ID            string            `json:"id"`
 	Name          string            `json:"name"`
 	Description   *string           `json:"description"`
@@ -27,7 +32,7 @@ type configurationBody struct {
 }
 
 func renderConnection(context string, c connections.Connection) connectionBody {
-	body := connectionBody{Context: context, ID: c.ID, Name: c.Name, State: c.State,
+	body := connectionBody{Context: context, ETag: etag(c.Version), ID: c.ID, Name: c.Name, State: c.State,
 		Configuration: configurationBody{AuthorizedAppIDs: c.AuthorizedAppIDs}}
 	if c.Description != "" {
 		body.Description = &c.Description
@@ -47,7 +52,7 @@ func decodeNewConnection(body []byte) (connections.NewConnection, error) {
 		"name":        stringField(&n.Name),
 		"description": stringField(&n.Description),
 		"configuration": objectField(&configPresent, fields{
-			"@odata.type":      odataTypeField("microsoft.graph.externalConnectors.configuration", "microsoft.graph.configuration"),
+			"@odata.type":      odataTypeField(typeConfiguration, "microsoft.graph.configuration"),
 			"authorizedAppIds": stringArrayField(&n.AuthorizedAppIDs),
 		}),
 	})
@@ -55,6 +60,39 @@ func decodeNewConnection(body []byte) (connections.NewConnection, error) {
 		return n, err
 	}
 	return n, n.Validate()
+}
+
+// decodeConnectionPatch reads a PATCH body; the id and state are not the
+// caller's to change.
+func decodeConnectionPatch(body []byte) (connections.ConnectionPatch, error) {
+	var p connections.ConnectionPatch
+	var configPresent bool
+	var apps []string
+	set := func(dst **string) field {
+		return func(path string, raw json.RawMessage) error {
+			var v string
+			if err := stringField(&v)(path, raw); err != nil {
+				return err
+			}
+			*dst = &v
+			return nil
+		}
+	}
+	err := decodeObject("", body, fields{
+		"@odata.type": odataTypeField(typeConnection, typeLegacyConnection),
+		"id":          readOnlyField,
+		"state":       readOnlyField,
+		"name":        set(&p.Name),
+		"description": set(&p.Description),
+		"configuration": objectField(&configPresent, fields{
+			"@odata.type":      odataTypeField(typeConfiguration, "microsoft.graph.configuration"),
+			"authorizedAppIds": stringArrayField(&apps),
+		}),
+	})
+	if configPresent {
+		p.AuthorizedAppIDs = &apps
+	}
+	return p, err
 }
 
 func (s *server) createConnection(rt route) gin.HandlerFunc {
@@ -80,42 +118,83 @@ func (s *server) createConnection(rt route) gin.HandlerFunc {
 
 func (s *server) getConnection(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		opts, err := parseQuery(c, rt, getOptions, connectionProperties)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
 		conn, err := s.svc.GetConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId"))
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		s.respond(c, http.StatusOK, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
+		c.Header("ETag", etag(conn.Version))
+		s.respond(c, http.StatusOK, project(renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn), opts.selects))
 	}
 }
 
 type connectionList struct {
-	Context string           `json:"@odata.context"`
-	Value   []connectionBody `json:"value"`
+	Context  string `json:"@odata.context"`
+	Count    *int64 `json:"@odata.count,omitempty"`
+	Value    []any  `json:"value"`
+	NextLink string `json:"@odata.nextLink,omitempty"`
 }
 
 func (s *server) listConnections(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		conns, err := s.svc.ListConnections(c.Request.Context(), mustCaller(c))
+		opts, err := parseQuery(c, rt, listOptions, connectionProperties)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		list := connectionList{Context: s.contextURL(c, rt, rt.set), Value: []connectionBody{}}
-		for _, conn := range conns {
-			list.Value = append(list.Value, renderConnection("", conn))
+		page, err := s.svc.ListConnections(c.Request.Context(), mustCaller(c), opts.list)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		list := connectionList{Context: s.contextURL(c, rt, rt.set), Count: page.Count, Value: []any{}}
+		for _, conn := range page.Items {
+			list.Value = append(list.Value, project(renderConnection("", conn), opts.selects))
+		}
+		if page.Next != nil {
+			list.NextLink = s.nextLink(c, opts, page.Next)
 		}
 		s.respond(c, http.StatusOK, list)
 	}
 }
 
-// deleteConnection answers 202 Accepted, as Graph documents for this call.
-func (s *server) deleteConnection(rt route) gin.HandlerFunc {
+// updateConnection answers 204 No Content, as Graph documents for this call.
+func (s *server) updateConnection(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := s.svc.DeleteConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId")); err != nil {
+		body, ok := s.readJSON(c)
+		if !ok {
+			return
+		}
+		patch, err := decodeConnectionPatch(body)
+		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		c.Status(http.StatusAccepted)
+		conn, err := s.svc.UpdateConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId"), patch, parseIfMatch(c))
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.Header("ETag", etag(conn.Version))
+		if parsePrefer(c).representation {
+			c.Writer.Header().Add("Preference-Applied", "return=representation")
+			s.respond(c, http.StatusOK, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
+			return
+		}
+		c.Status(http.StatusNoContent)
 	}
+}
+
+// deleteConnection answers 202 Accepted, as Graph documents for this call.
+func (s *server) deleteConnection(c *gin.Context) {
+	if err := s.svc.DeleteConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusAccepted)
 }

@@ -191,3 +191,17 @@ func odataTypeField(names ...string) field {
 		return badRequest(path, "Property '%s' must be '#%s'.", path, names[0])
 	}
 }
+
+// readOnlyField refuses a property the server owns.
+func readOnlyField(path string, _ json.RawMessage) error {
+	return badRequest(path, "Property '%s' is read-only and cannot be changed.", path)
+}
+
+// truncate keeps echoed client input short in messages.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}

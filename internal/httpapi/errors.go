@@ -19,7 +19,10 @@ const (
 	codeItemNotFound     = "itemNotFound"
 	codeResourceNotFound = "resourceNotFound"
 	codeNotSupported     = "notSupported"
-	codeConflict         = "nameAlreadyExists"
+	codeAlreadyExists    = "nameAlreadyExists"
+	codeConflict         = "conflict"
+	codeResourceModified = "resourceModified"
+	codeNotAcceptable    = "notAcceptable"
 	codeTooLarge         = "requestEntityTooLarge"
 	codeUnsupportedMedia = "unsupportedMediaType"
 	codeGeneral          = "generalException"
@@ -75,8 +78,12 @@ func (s *server) writeError(c *gin.Context, err error) {
 		respondError(c, http.StatusBadRequest, codeInvalidRequest, pub.Message, pub.Target)
 	case hasPub && errors.Is(err, connections.ErrNotFound):
 		respondError(c, http.StatusNotFound, codeItemNotFound, pub.Message, "")
+	case hasPub && errors.Is(err, connections.ErrAlreadyExists):
+		respondError(c, http.StatusConflict, codeAlreadyExists, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrConflict):
 		respondError(c, http.StatusConflict, codeConflict, pub.Message, "")
+	case hasPub && errors.Is(err, connections.ErrPreconditionFailed):
+		respondError(c, http.StatusPreconditionFailed, codeResourceModified, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrForbidden):
 		respondError(c, http.StatusForbidden, codeAccessDenied, pub.Message, "")
 	case errors.Is(err, connections.ErrUnavailable):

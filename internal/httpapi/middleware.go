@@ -77,8 +77,14 @@ func (s *server) recoverPanics(c *gin.Context) {
 func (s *server) requireJSONBody(c *gin.Context) {
 	switch c.Request.Method {
 	case http.MethodPost, http.MethodPatch, http.MethodPut:
+	case http.MethodDelete:
+		rejectQueryOptions(c)
+		return
 	default:
 		c.Next()
+		return
+	}
+	if !rejectQueryOptions(c) {
 		return
 	}
 	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
@@ -93,4 +99,15 @@ func (s *server) requireJSONBody(c *gin.Context) {
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	c.Next()
+}
+
+// rejectQueryOptions refuses query options on writes: OData applies system
+// query options to GET only, and one silently ignored would mislead.
+func rejectQueryOptions(c *gin.Context) bool {
+	for key := range c.Request.URL.Query() {
+		respondError(c, http.StatusBadRequest, codeInvalidRequest,
+			"Query option '"+truncate(key, 64)+"' is not supported on a "+c.Request.Method+" request.", key)
+		return false
+	}
+	return true
 }

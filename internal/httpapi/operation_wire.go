@@ -129,6 +129,7 @@ func wireTarget(rt route, err error) error {
 // operationBody is the current representation.
 type operationBody struct {
 	Context string                   `json:"@odata.context,omitempty"`
+	ETag    string                   `json:"@odata.etag,omitempty"`
 	ID      string                   `json:"id"`
 	Status  connections.Status       `json:"status"`
 	Error   *connections.PublicError `json:"error"`
@@ -137,6 +138,7 @@ type operationBody struct {
 // legacyOperationBody is the seed's beta representation.
 type legacyOperationBody struct {
 	Context string             `json:"@odata.context,omitempty"`
+	ETag    string             `json:"@odata.etag,omitempty"`
 	Type    string             `json:"@odata.type"`
 	ID      string             `json:"id"`
 	Status  connections.Status `json:"status"`
@@ -159,9 +161,9 @@ type legacyInner struct {
 // renderOperation builds the body for op in the route's shape.
 func renderOperation(rt route, context string, op connections.Operation) any {
 	if !rt.legacy {
-		return operationBody{Context: context, ID: op.ID, Status: op.Status, Error: op.Error}
+		return operationBody{Context: context, ETag: etag(op.Version), ID: op.ID, Status: op.Status, Error: op.Error}
 	}
-	body := legacyOperationBody{Context: context, Type: "#" + typeLegacyOperation, ID: op.ID, Status: op.Status}
+	body := legacyOperationBody{Context: context, ETag: etag(op.Version), Type: "#" + typeLegacyOperation, ID: op.ID, Status: op.Status}
 	if op.Error != nil {
 		le := &legacyError{Type: "#" + typeErrorDetail, Message: op.Error.Message}
 		if op.Error.Code != "" {

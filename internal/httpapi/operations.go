@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/connops/connops/internal/connections"
 )
+
+var operationProperties = []string{"id", "status", "error"}
 
 func (s *server) createOperation(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -24,22 +30,154 @@ func (s *server) createOperation(rt route) gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", s.entityURL(c, rt, connectionID, "operations", op.ID))
+		c.Header("ETag", etag(op.Version))
 		s.respond(c, http.StatusCreated, renderOperation(rt, s.operationContext(c, rt, connectionID), op))
 	}
 }
 
 func (s *server) getOperation(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		opts, err := parseQuery(c, rt, getOptions, operationProperties)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
 		connectionID := c.Param("connectionId")
 		op, err := s.svc.GetOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"))
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op))
+		c.Header("ETag", etag(op.Version))
+		s.respond(c, http.StatusOK, project(renderOperation(rt, s.operationContext(c, rt, connectionID), op), opts.selects))
+	}
+}
+
+type operationList struct {
+	Context  string `json:"@odata.context"`
+	Count    *int64 `json:"@odata.count,omitempty"`
+	Value    []any  `json:"value"`
+	NextLink string `json:"@odata.nextLink,omitempty"`
+}
+
+func (s *server) listOperations(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		opts, err := parseQuery(c, rt, listOptions, operationProperties)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		connectionID := c.Param("connectionId")
+		page, err := s.svc.ListOperations(c.Request.Context(), mustCaller(c), connectionID, opts.list)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		list := operationList{Context: s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/operations"), Count: page.Count, Value: []any{}}
+		for _, op := range page.Items {
+			list.Value = append(list.Value, project(renderOperation(rt, "", op), opts.selects))
+		}
+		if page.Next != nil {
+			list.NextLink = s.nextLink(c, opts, page.Next)
+		}
+		s.respond(c, http.StatusOK, list)
+	}
+}
+
+// countOperations answers the $count segment with a bare integer.
+func (s *server) countOperations(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !accepts(c.GetHeader("Accept"), "text/plain") {
+			respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "The $count segment answers text/plain.", "")
+			return
+		}
+		opts, err := parseQuery(c, rt, countOptions, nil)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		n, err := s.svc.CountOperations(c.Request.Context(), mustCaller(c), c.Param("connectionId"), opts.list.Filter)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.Header("OData-Version", "4.0")
+		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(strconv.FormatInt(n, 10)))
+	}
+}
+
+// updateOperation answers 204, or 200 with the entity when the client
+// prefers a representation.
+func (s *server) updateOperation(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, ok := s.readJSON(c)
+		if !ok {
+			return
+		}
+		patch, err := decodeOperationPatch(rt, body)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		connectionID := c.Param("connectionId")
+		op, err := s.svc.UpdateOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"), patch, parseIfMatch(c))
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.Header("ETag", etag(op.Version))
+		if parsePrefer(c).representation {
+			c.Writer.Header().Add("Preference-Applied", "return=representation")
+			s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op))
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func (s *server) deleteOperation(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.svc.DeleteOperation(c.Request.Context(), mustCaller(c), c.Param("connectionId"), c.Param("operationId")); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
 	}
 }
 
 func (s *server) operationContext(c *gin.Context, rt route, connectionID string) string {
 	return s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/operations/$entity")
+}
+
+// decodeOperationPatch reads a PATCH body: status and error may change; id is
+// read-only.
+func decodeOperationPatch(rt route, body []byte) (connections.OperationPatch, error) {
+	var p connections.OperationPatch
+	var status string
+	var e errorInput
+	errFields := e.publicFields()
+	if rt.legacy {
+		errFields = e.legacyFields()
+	}
+	var errPresent bool
+	err := decodeObject("", body, fields{
+		"@odata.type": odataTypeField(typeOperation, typeLegacyOperation),
+		"id":          readOnlyField,
+		"status":      stringField(&status),
+		"error": func(path string, raw json.RawMessage) error {
+			p.SetError = true
+			return objectField(&errPresent, errFields)(path, raw)
+		},
+	})
+	if err != nil {
+		return p, err
+	}
+	p.Status = connections.Status(status)
+	if errPresent {
+		p.Error = e.canonical()
+	}
+	if err := p.Validate(); err != nil {
+		return p, wireTarget(rt, err)
+	}
+	return p, nil
 }

@@ -15,6 +15,10 @@ const graphJSON = "application/json;odata.metadata=minimal;odata.streaming=true;
 
 // respond writes an OData payload.
 func (s *server) respond(c *gin.Context, status int, body any) {
+	if !accepts(c.GetHeader("Accept"), "application/json") {
+		respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "This resource answers application/json; the Accept header excludes it.", "")
+		return
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		s.writeError(c, err)

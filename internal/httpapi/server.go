@@ -29,10 +29,15 @@ const DefaultMaxBodyBytes = 256 << 10
 type service interface {
 	CreateConnection(ctx context.Context, caller connections.Caller, n connections.NewConnection) (connections.Connection, error)
 	GetConnection(ctx context.Context, caller connections.Caller, id string) (connections.Connection, error)
-	ListConnections(ctx context.Context, caller connections.Caller) ([]connections.Connection, error)
+	ListConnections(ctx context.Context, caller connections.Caller, q connections.ListQuery) (connections.Page[connections.Connection], error)
+	UpdateConnection(ctx context.Context, caller connections.Caller, id string, p connections.ConnectionPatch, pre *connections.Precondition) (connections.Connection, error)
 	DeleteConnection(ctx context.Context, caller connections.Caller, id string) error
 	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation) (connections.Operation, error)
 	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string) (connections.Operation, error)
+	ListOperations(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Operation], error)
+	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
+	UpdateOperation(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.OperationPatch, pre *connections.Precondition) (connections.Operation, error)
+	DeleteOperation(ctx context.Context, caller connections.Caller, connectionID, id string) error
 }
 
 // verifier turns a bearer token into a caller.
@@ -93,13 +98,18 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	for _, version := range []string{"v1.0", "beta"} {
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
-			g := r.Group("/"+version+"/"+set, s.authenticate, s.requireJSONBody)
+			g := r.Group("/"+version+"/"+set, s.authenticate, applyPreferences, s.requireJSONBody)
 			g.POST("", s.createConnection(rt))
 			g.GET("", s.listConnections(rt))
 			g.GET("/:connectionId", s.getConnection(rt))
-			g.DELETE("/:connectionId", s.deleteConnection(rt))
+			g.PATCH("/:connectionId", s.updateConnection(rt))
+			g.DELETE("/:connectionId", s.deleteConnection)
 			g.POST("/:connectionId/operations", s.createOperation(rt))
+			g.GET("/:connectionId/operations", s.listOperations(rt))
+			g.GET("/:connectionId/operations/$count", s.countOperations(rt))
 			g.GET("/:connectionId/operations/:operationId", s.getOperation(rt))
+			g.PATCH("/:connectionId/operations/:operationId", s.updateOperation(rt))
+			g.DELETE("/:connectionId/operations/:operationId", s.deleteOperation(rt))
 		}
 	}
 	return r

@@ -33,7 +33,7 @@ func domainError(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case uniqueViolation:
-			return errors.Join(connections.ErrConflict, err)
+			return errors.Join(connections.ErrAlreadyExists, err)
 		case foreignKeyViolation:
 			// The parent connection vanished between our check and the insert.
 			return errors.Join(connections.ErrNotFound, err)

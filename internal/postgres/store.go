@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -34,14 +34,16 @@ func scopeArgs(s connections.Scope, more ...any) []any {
 }
 
 const connectionColumns = `c.id, c.name, coalesce(c.description, ''), c.state::text,
-  c.authorized_app_ids, c.created_by_app, c.created_at, c.updated_at`
+  c.authorized_app_ids, c.created_by_app, c.version, c.created_at, c.updated_at`
 
 func scanConnection(row pgx.Row) (connections.Connection, error) {
 	var c connections.Connection
 	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.State,
-		&c.AuthorizedAppIDs, &c.CreatedByApp, &c.CreatedAt, &c.UpdatedAt)
+		&c.AuthorizedAppIDs, &c.CreatedByApp, &c.Version, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
+
+func connectionColumn(string) (string, string) { return "c.id", "" }
 
 const insertConnectionSQL = `
 INSERT INTO connections AS c (tenant_id, id, name, description, state, authorized_app_ids, created_by_app)
@@ -50,17 +52,20 @@ RETURNING ` + connectionColumns
 
 // CreateConnection inserts a connection in the scope's tenant.
 func (s *Store) CreateConnection(ctx context.Context, scope connections.Scope, c connections.Connection) (connections.Connection, error) {
-	apps := c.AuthorizedAppIDs
-	if apps == nil {
-		apps = []string{}
-	}
 	row := s.pool.QueryRow(ctx, insertConnectionSQL, scope.TenantID, c.ID, c.Name, c.Description,
-		string(c.State), apps, c.CreatedByApp)
+		string(c.State), nonNil(c.AuthorizedAppIDs), c.CreatedByApp)
 	created, err := scanConnection(row)
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("insert connection %s: %w", c.ID, domainError(err))
 	}
 	return created, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 const getConnectionSQL = `SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4`
@@ -74,22 +79,73 @@ func (s *Store) GetConnection(ctx context.Context, scope connections.Scope, id s
 	return c, nil
 }
 
-const listConnectionsSQL = `SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection + ` ORDER BY c.id`
+const countConnectionsSQL = `SELECT count(*) FROM connections c WHERE ` + visibleConnection
 
-// ListConnections reads every connection in scope, ordered by id. A tenant
-// holds a few dozen connections at most, so this is one small read.
-func (s *Store) ListConnections(ctx context.Context, scope connections.Scope) ([]connections.Connection, error) {
-	rows, err := s.pool.Query(ctx, listConnectionsSQL, scopeArgs(scope)...)
-	if err != nil {
-		return nil, fmt.Errorf("select connections: %w", err)
+// ListConnections reads one page of the connections in scope, by id.
+func (s *Store) ListConnections(ctx context.Context, scope connections.Scope, lq connections.ListQuery) (connections.Page[connections.Connection], error) {
+	var page connections.Page[connections.Connection]
+	q := &query{args: scopeArgs(scope)}
+	q.sql.WriteString(`SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection)
+	if lq.After != nil {
+		q.sql.WriteString(" AND ")
+		q.writeAfter(lq.OrderBy, lq.After, connectionColumn)
 	}
-	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Connection, error) {
+	q.writeOrder(lq.OrderBy, connectionColumn)
+	q.sql.WriteString(" LIMIT " + q.bind(lq.Top+1) + " OFFSET " + q.bind(lq.Skip))
+	rows, err := s.pool.Query(ctx, q.sql.String(), q.args...)
+	if err != nil {
+		return page, fmt.Errorf("select connections: %w", domainError(err))
+	}
+	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Connection, error) {
 		return scanConnection(r)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("select connections: %w", err)
+		return page, fmt.Errorf("select connections: %w", domainError(err))
 	}
-	return cs, nil
+	if len(page.Items) > lq.Top {
+		page.Items = page.Items[:lq.Top]
+		page.Next = connections.Cursor{page.Items[lq.Top-1].ID}
+	}
+	if lq.Count {
+		var n int64
+		if err := s.pool.QueryRow(ctx, countConnectionsSQL, scopeArgs(scope)...).Scan(&n); err != nil {
+			return page, fmt.Errorf("count connections: %w", domainError(err))
+		}
+		page.Count = &n
+	}
+	return page, nil
+}
+
+const lockConnectionSQL = `SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE`
+
+const updateConnectionSQL = `
+UPDATE connections SET name = $3, description = nullif($4, ''), authorized_app_ids = $5,
+  version = version + 1, updated_at = now()
+WHERE tenant_id = $1 AND id = $2
+RETURNING version, updated_at`
+
+// UpdateConnection locks the row, lets change decide, and writes the result.
+func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, id string, change func(*connections.Connection) error) (connections.Connection, error) {
+	var c connections.Connection
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if c, err = scanConnection(tx.QueryRow(ctx, lockConnectionSQL, scopeArgs(scope, id)...)); err != nil {
+			return domainError(err)
+		}
+		if err := change(&c); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, updateConnectionSQL, scope.TenantID, id, c.Name, c.Description, nonNil(c.AuthorizedAppIDs)).
+			Scan(&c.Version, &c.UpdatedAt)
+	})
+	if err != nil {
+		var pub *connections.Error
+		if errors.As(err, &pub) {
+			return connections.Connection{}, pub
+		}
+		return connections.Connection{}, fmt.Errorf("update connection %s: %w", id, domainError(err))
+	}
+	return c, nil
 }
 
 const deleteConnectionSQL = `DELETE FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4`
@@ -99,76 +155,10 @@ const deleteConnectionSQL = `DELETE FROM connections c WHERE ` + visibleConnecti
 func (s *Store) DeleteConnection(ctx context.Context, scope connections.Scope, id string) error {
 	tag, err := s.pool.Exec(ctx, deleteConnectionSQL, scopeArgs(scope, id)...)
 	if err != nil {
-		return fmt.Errorf("delete connection %s: %w", id, err)
+		return fmt.Errorf("delete connection %s: %w", id, domainError(err))
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("delete connection %s: %w", id, connections.ErrNotFound)
 	}
 	return nil
-}
-
-// insertOperationSQL inserts only when the parent connection is in scope, so
-// the scope check and the write are one statement and one round trip. No row
-// back means the connection is not visible.
-const insertOperationSQL = `
-INSERT INTO operations (tenant_id, connection_id, id, status, error)
-SELECT c.tenant_id, c.id, $5, $6::operation_status, $7::jsonb
-FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
-RETURNING created_at, updated_at`
-
-// CreateOperation inserts an operation under a connection in scope.
-func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
-	errJSON, err := encodeError(op.Error)
-	if err != nil {
-		return connections.Operation{}, err
-	}
-	err = s.pool.QueryRow(ctx, insertOperationSQL,
-		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON)...).
-		Scan(&op.CreatedAt, &op.UpdatedAt)
-	if err != nil {
-		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
-	}
-	return op, nil
-}
-
-const getOperationSQL = `
-SELECT o.id, o.status::text, o.error, o.created_at, o.updated_at
-FROM operations o JOIN connections c ON c.tenant_id = o.tenant_id AND c.id = o.connection_id
-WHERE ` + visibleConnection + ` AND c.id = $4 AND o.id = $5`
-
-// GetOperation reads one operation of a connection in scope.
-func (s *Store) GetOperation(ctx context.Context, scope connections.Scope, connectionID, id string) (connections.Operation, error) {
-	op := connections.Operation{ConnectionID: connectionID}
-	var errJSON []byte
-	err := s.pool.QueryRow(ctx, getOperationSQL, scopeArgs(scope, connectionID, id)...).
-		Scan(&op.ID, &op.Status, &errJSON, &op.CreatedAt, &op.UpdatedAt)
-	if err != nil {
-		return connections.Operation{}, fmt.Errorf("select operation %s/%s: %w", connectionID, id, domainError(err))
-	}
-	if op.Error, err = decodeError(errJSON); err != nil {
-		return connections.Operation{}, fmt.Errorf("select operation %s/%s: %w", connectionID, id, err)
-	}
-	return op, nil
-}
-
-func encodeError(e *connections.PublicError) ([]byte, error) {
-	if e == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode operation error: %w", err)
-	}
-	return b, nil
-}
-
-func decodeError(b []byte) (*connections.PublicError, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var e connections.PublicError
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode stored error: %w", err)
-	}
-	return &e, nil
 }

@@ -1,0 +1,183 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// CreateOperation records a new operation on a connection.
+func (s *Service) CreateOperation(ctx context.Context, caller Caller, connectionID string, n NewOperation) (Operation, error) {
+	scope, err := caller.writeScope()
+	if err != nil {
+		return Operation{}, err
+	}
+	if err := n.Validate(); err != nil {
+		return Operation{}, err
+	}
+	op := Operation{ConnectionID: connectionID, ID: n.ID, Status: n.Status, Error: n.Error}
+	if op.ID == "" {
+		// Version 7 ids grow with time, so new rows land at the right edge of
+		// the primary key index instead of on random pages.
+		id, err := uuid.NewV7()
+		if err != nil {
+			return Operation{}, fmt.Errorf("generate operation id: %w", err)
+		}
+		op.ID = id.String()
+	}
+	if op.Status == "" {
+		op.Status = StatusUnspecified
+	}
+	created, err := s.store.CreateOperation(ctx, scope, op)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Operation{}, connectionNotFound(connectionID)
+	case errors.Is(err, ErrAlreadyExists):
+		return Operation{}, alreadyExists("An operation with the id '%s' already exists on connection '%s'.", op.ID, connectionID)
+	case err != nil:
+		return Operation{}, fmt.Errorf("create operation: %w", err)
+	}
+	return created, nil
+}
+
+// GetOperation returns one operation of a connection.
+func (s *Service) GetOperation(ctx context.Context, caller Caller, connectionID, id string) (Operation, error) {
+	scope, err := caller.readScope()
+	if err != nil {
+		return Operation{}, err
+	}
+	op, err := s.store.GetOperation(ctx, scope, connectionID, id)
+	if errors.Is(err, ErrNotFound) {
+		return Operation{}, operationNotFound(connectionID, id)
+	}
+	if err != nil {
+		return Operation{}, fmt.Errorf("get operation: %w", err)
+	}
+	return op, nil
+}
+
+// ListOperations returns one page of a connection's operations.
+func (s *Service) ListOperations(ctx context.Context, caller Caller, connectionID string, q ListQuery) (Page[Operation], error) {
+	scope, err := caller.readScope()
+	if err != nil {
+		return Page[Operation]{}, err
+	}
+	if err := ValidateOperationQuery(&q); err != nil {
+		return Page[Operation]{}, err
+	}
+	page, err := s.store.ListOperations(ctx, scope, connectionID, q)
+	if errors.Is(err, ErrNotFound) {
+		return Page[Operation]{}, connectionNotFound(connectionID)
+	}
+	if err != nil {
+		return Page[Operation]{}, fmt.Errorf("list operations: %w", err)
+	}
+	return page, nil
+}
+
+// CountOperations counts a connection's operations that match f.
+func (s *Service) CountOperations(ctx context.Context, caller Caller, connectionID string, f Filter) (int64, error) {
+	scope, err := caller.readScope()
+	if err != nil {
+		return 0, err
+	}
+	if f != nil {
+		terms := 0
+		if err := validateFilter(f, &terms); err != nil {
+			return 0, err
+		}
+	}
+	n, err := s.store.CountOperations(ctx, scope, connectionID, f)
+	if errors.Is(err, ErrNotFound) {
+		return 0, connectionNotFound(connectionID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count operations: %w", err)
+	}
+	return n, nil
+}
+
+// OperationPatch is a PATCH of an operation. An empty Status leaves the
+// status alone; SetError replaces the error (with nil to clear it).
+type OperationPatch struct {
+	Status   Status
+	SetError bool
+	Error    *PublicError
+}
+
+// Validate checks the patch's values. unknownFutureValue in a PATCH is treated
+// as absent, as Graph's evolvable-enum rule asks.
+func (p *OperationPatch) Validate() error {
+	if p.Status == StatusUnknownFutureValue {
+		p.Status = ""
+	}
+	if p.Status != "" {
+		if err := validateStoredStatus(p.Status); err != nil {
+			return err
+		}
+	}
+	if p.SetError && p.Error != nil {
+		return p.Error.validate("error")
+	}
+	return nil
+}
+
+// final statuses end an operation: nothing moves out of them.
+func (s Status) final() bool { return s == StatusCompleted || s == StatusFailed }
+
+// UpdateOperation applies a patch under the status state machine: any status
+// may move to any other until it is completed or failed, which are final.
+func (s *Service) UpdateOperation(ctx context.Context, caller Caller, connectionID, id string, p OperationPatch, pre *Precondition) (Operation, error) {
+	scope, err := caller.writeScope()
+	if err != nil {
+		return Operation{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return Operation{}, err
+	}
+	op, err := s.store.UpdateOperation(ctx, scope, connectionID, id, func(op *Operation) error {
+		if err := pre.check(op.Version); err != nil {
+			return err
+		}
+		if p.Status != "" && op.Status.final() && p.Status != op.Status {
+			return &Error{Kind: ErrConflict, Target: "status", Message: fmt.Sprintf(
+				"The operation is %s, which is final; its status cannot change to %s.", op.Status, p.Status)}
+		}
+		if p.Status != "" {
+			op.Status = p.Status
+		}
+		if p.SetError {
+			op.Error = p.Error
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) && !errors.As(err, new(*Error)) {
+		return Operation{}, operationNotFound(connectionID, id)
+	}
+	if err != nil {
+		return Operation{}, wrapUnlessPublic("update operation", err)
+	}
+	return op, nil
+}
+
+// DeleteOperation deletes one operation.
+func (s *Service) DeleteOperation(ctx context.Context, caller Caller, connectionID, id string) error {
+	scope, err := caller.writeScope()
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteOperation(ctx, scope, connectionID, id)
+	if errors.Is(err, ErrNotFound) {
+		return operationNotFound(connectionID, id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete operation: %w", err)
+	}
+	return nil
+}
+
+func operationNotFound(connectionID, id string) error {
+	return notFound("The operation '%s' does not exist on connection '%s'.", truncate(id, 128), truncate(connectionID, 64))
+}

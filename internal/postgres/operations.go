@@ -1,0 +1,212 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// insertOperationSQL inserts only when the parent connection is in scope, so
+// the scope check and the write are one statement and one round trip. No row
+// back means the connection is not visible.
+const insertOperationSQL = `
+INSERT INTO operations (tenant_id, connection_id, id, status, error)
+SELECT c.tenant_id, c.id, $5, $6::operation_status, $7::jsonb
+FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
+RETURNING version, created_at, updated_at`
+
+// CreateOperation inserts an operation under a connection in scope.
+func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
+	errJSON, err := encodeError(op.Error)
+	if err != nil {
+		return connections.Operation{}, err
+	}
+	err = s.pool.QueryRow(ctx, insertOperationSQL,
+		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON)...).
+		Scan(&op.Version, &op.CreatedAt, &op.UpdatedAt)
+	if err != nil {
+		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
+	}
+	return op, nil
+}
+
+const operationColumns = `o.id, o.status::text, o.error, o.version, o.created_at, o.updated_at`
+
+// operationsInScope joins operations to their connection so every read
+// applies the caller's scope.
+const operationsInScope = `FROM operations o JOIN connections c ON c.tenant_id = o.tenant_id AND c.id = o.connection_id
+WHERE ` + visibleConnection + ` AND c.id = $4`
+
+const getOperationSQL = `SELECT ` + operationColumns + ` ` + operationsInScope + ` AND o.id = $5`
+
+func scanOperation(row pgx.Row, connectionID string) (connections.Operation, error) {
+	op := connections.Operation{ConnectionID: connectionID}
+	var errJSON []byte
+	if err := row.Scan(&op.ID, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt); err != nil {
+		return op, err
+	}
+	var err error
+	op.Error, err = decodeError(errJSON)
+	return op, err
+}
+
+// GetOperation reads one operation of a connection in scope.
+func (s *Store) GetOperation(ctx context.Context, scope connections.Scope, connectionID, id string) (connections.Operation, error) {
+	op, err := scanOperation(s.pool.QueryRow(ctx, getOperationSQL, scopeArgs(scope, connectionID, id)...), connectionID)
+	if err != nil {
+		return connections.Operation{}, fmt.Errorf("select operation %s/%s: %w", connectionID, id, domainError(err))
+	}
+	return op, nil
+}
+
+// ListOperations reads one page: Top+1 rows are fetched so the presence of a
+// next page is known without a second query.
+func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, connectionID string, lq connections.ListQuery) (connections.Page[connections.Operation], error) {
+	var page connections.Page[connections.Operation]
+	q := &query{args: scopeArgs(scope, connectionID)}
+	q.sql.WriteString(`SELECT ` + operationColumns + ` ` + operationsInScope)
+	if lq.Filter != nil {
+		q.sql.WriteString(" AND ")
+		q.writeFilter(lq.Filter)
+	}
+	if lq.After != nil {
+		q.sql.WriteString(" AND ")
+		q.writeAfter(lq.OrderBy, lq.After, operationColumn)
+	}
+	q.writeOrder(lq.OrderBy, operationColumn)
+	q.sql.WriteString(" LIMIT " + q.bind(lq.Top+1) + " OFFSET " + q.bind(lq.Skip))
+
+	rows, err := s.pool.Query(ctx, q.sql.String(), q.args...)
+	if err != nil {
+		return page, fmt.Errorf("select operations: %w", domainError(err))
+	}
+	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Operation, error) {
+		return scanOperation(r, connectionID)
+	})
+	if err != nil {
+		return page, fmt.Errorf("select operations: %w", domainError(err))
+	}
+	if len(page.Items) > lq.Top {
+		page.Items = page.Items[:lq.Top]
+		last := page.Items[lq.Top-1]
+		for _, k := range lq.OrderBy {
+			if k.Field == connections.FieldStatus {
+				page.Next = append(page.Next, string(last.Status))
+			} else {
+				page.Next = append(page.Next, last.ID)
+			}
+		}
+	}
+	if len(page.Items) == 0 || lq.Count {
+		// An empty page may mean the connection is out of scope: the count
+		// query tells both apart in one round trip.
+		n, err := s.CountOperations(ctx, scope, connectionID, lq.Filter)
+		if err != nil {
+			return page, err
+		}
+		if lq.Count {
+			page.Count = &n
+		}
+	}
+	return page, nil
+}
+
+// countOperationsSQL counts within scope and, through the outer aggregate,
+// also says whether the connection is visible at all (NULL when it is not).
+const countOperationsSQL = `SELECT (SELECT count(*) FROM operations o WHERE o.tenant_id = c.tenant_id AND o.connection_id = c.id`
+
+// CountOperations counts the operations of a connection in scope that match f.
+func (s *Store) CountOperations(ctx context.Context, scope connections.Scope, connectionID string, f connections.Filter) (int64, error) {
+	q := &query{args: scopeArgs(scope, connectionID)}
+	q.sql.WriteString(countOperationsSQL)
+	if f != nil {
+		q.sql.WriteString(" AND ")
+		q.writeFilter(f)
+	}
+	q.sql.WriteString(`) FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4`)
+	var n int64
+	if err := s.pool.QueryRow(ctx, q.sql.String(), q.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operations of %s: %w", connectionID, domainError(err))
+	}
+	return n, nil
+}
+
+const lockOperationSQL = `SELECT ` + operationColumns + ` ` + operationsInScope + ` AND o.id = $5 FOR UPDATE OF o`
+
+const updateOperationSQL = `
+UPDATE operations SET status = $4::operation_status, error = $5::jsonb, version = version + 1, updated_at = now()
+WHERE tenant_id = $1 AND connection_id = $2 AND id = $3
+RETURNING version, updated_at`
+
+// UpdateOperation locks the row, lets change decide, and writes the result in
+// the same transaction, so concurrent PATCHes serialize on the row.
+func (s *Store) UpdateOperation(ctx context.Context, scope connections.Scope, connectionID, id string, change func(*connections.Operation) error) (connections.Operation, error) {
+	var op connections.Operation
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		op, err = scanOperation(tx.QueryRow(ctx, lockOperationSQL, scopeArgs(scope, connectionID, id)...), connectionID)
+		if err != nil {
+			return domainError(err)
+		}
+		if err := change(&op); err != nil {
+			return err
+		}
+		errJSON, err := encodeError(op.Error)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, updateOperationSQL, scope.TenantID, connectionID, id, string(op.Status), errJSON).
+			Scan(&op.Version, &op.UpdatedAt)
+	})
+	if err != nil {
+		var pub *connections.Error
+		if errors.As(err, &pub) {
+			return connections.Operation{}, pub
+		}
+		return connections.Operation{}, fmt.Errorf("update operation %s/%s: %w", connectionID, id, domainError(err))
+	}
+	return op, nil
+}
+
+const deleteOperationSQL = `
+DELETE FROM operations o USING connections c
+WHERE c.tenant_id = o.tenant_id AND c.id = o.connection_id AND ` + visibleConnection + ` AND c.id = $4 AND o.id = $5`
+
+// DeleteOperation deletes one operation of a connection in scope.
+func (s *Store) DeleteOperation(ctx context.Context, scope connections.Scope, connectionID, id string) error {
+	tag, err := s.pool.Exec(ctx, deleteOperationSQL, scopeArgs(scope, connectionID, id)...)
+	if err != nil {
+		return fmt.Errorf("delete operation %s/%s: %w", connectionID, id, domainError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete operation %s/%s: %w", connectionID, id, connections.ErrNotFound)
+	}
+	return nil
+}
+
+func encodeError(e *connections.PublicError) ([]byte, error) {
+	if e == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode operation error: %w", err)
+	}
+	return b, nil
+}
+
+func decodeError(b []byte) (*connections.PublicError, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var e connections.PublicError
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode stored error: %w", err)
+	}
+	return &e, nil
+}

@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// query assembles a statement whose WHERE and ORDER BY depend on the list
+// options. Only fixed column names and operators are ever written into the
+// text; every value the caller gave travels as a bind parameter.
+type query struct {
+	sql  strings.Builder
+	args []any
+}
+
+func (q *query) bind(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// operationColumn maps a filterable property to its column and the cast its
+// literals need.
+func operationColumn(field string) (column, cast string) {
+	if field == connections.FieldStatus {
+		return "o.status", "::operation_status"
+	}
+	return "o.id", ""
+}
+
+// writeFilter renders a validated filter tree.
+func (q *query) writeFilter(f connections.Filter) {
+	switch n := f.(type) {
+	case connections.Comparison:
+		col, cast := operationColumn(n.Field)
+		if n.Field == connections.FieldStatus && connections.Status(n.Value) == connections.StatusUnknownFutureValue {
+			// No stored member lies beyond the sentinel, so eq matches nothing.
+			q.sql.WriteString(map[bool]string{false: "false", true: "true"}[n.Negate])
+			return
+		}
+		op := " = "
+		if n.Negate {
+			op = " <> "
+		}
+		q.sql.WriteString(col + op + q.bind(n.Value) + cast)
+	case connections.In:
+		col, cast := operationColumn(n.Field)
+		values := n.Values
+		if n.Field == connections.FieldStatus {
+			values = withoutSentinel(values)
+		}
+		q.sql.WriteString(col + " = ANY(" + q.bind(values))
+		if cast != "" {
+			q.sql.WriteString(cast + "[]")
+		}
+		q.sql.WriteString(")")
+	case connections.And:
+		q.writeBinary(n.Left, " AND ", n.Right)
+	case connections.Or:
+		q.writeBinary(n.Left, " OR ", n.Right)
+	case connections.Not:
+		q.sql.WriteString("NOT (")
+		q.writeFilter(n.Operand)
+		q.sql.WriteString(")")
+	}
+}
+
+func (q *query) writeBinary(left connections.Filter, op string, right connections.Filter) {
+	q.sql.WriteString("(")
+	q.writeFilter(left)
+	q.sql.WriteString(op)
+	q.writeFilter(right)
+	q.sql.WriteString(")")
+}
+
+func withoutSentinel(values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if connections.Status(v) != connections.StatusUnknownFutureValue {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// writeAfter renders the keyset condition "comes after the cursor" for the
+// given order: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., with < for
+// descending keys. Unlike OFFSET, it stays correct while rows are inserted.
+func (q *query) writeAfter(order []connections.OrderKey, after connections.Cursor, column func(string) (string, string)) {
+	q.sql.WriteString("(")
+	for i, k := range order {
+		if i > 0 {
+			q.sql.WriteString(" OR ")
+		}
+		q.sql.WriteString("(")
+		for j := 0; j < i; j++ {
+			col, cast := column(order[j].Field)
+			q.sql.WriteString(col + " = " + q.bind(after[j]) + cast + " AND ")
+		}
+		col, cast := column(k.Field)
+		cmp := " > "
+		if k.Descending {
+			cmp = " < "
+		}
+		q.sql.WriteString(col + cmp + q.bind(after[i]) + cast + ")")
+	}
+	q.sql.WriteString(")")
+}
+
+func (q *query) writeOrder(order []connections.OrderKey, column func(string) (string, string)) {
+	q.sql.WriteString(" ORDER BY ")
+	for i, k := range order {
+		if i > 0 {
+			q.sql.WriteString(", ")
+		}
+		col, _ := column(k.Field)
+		q.sql.WriteString(col)
+		if k.Descending {
+			q.sql.WriteString(" DESC")
+		}
+	}
+}
