@@ -13,7 +13,10 @@ import (
 
 type ids struct{ request, client string }
 
-const idsKey = "connops.ids"
+const (
+	idsKey       = "connops.ids"
+	bodyLimitKey = "connops.bodyLimit"
+)
 
 // maxClientRequestIDLen bounds the echoed client-request-id so a client cannot
 // make us repeat an arbitrarily large header.
@@ -74,7 +77,14 @@ func (s *server) recoverPanics(c *gin.Context) {
 
 // requireJSONBody checks the media type of requests that carry a body and caps
 // the body size; reading past the cap fails with *http.MaxBytesError.
-func (s *server) requireJSONBody(c *gin.Context) {
+func (s *server) requireJSONBody(c *gin.Context) { s.checkJSONBody(c, s.cfg.MaxBodyBytes) }
+
+// requireJSONBodyUpTo is requireJSONBody with factor times the usual cap.
+func (s *server) requireJSONBodyUpTo(factor int64) gin.HandlerFunc {
+	return func(c *gin.Context) { s.checkJSONBody(c, factor*s.cfg.MaxBodyBytes) }
+}
+
+func (s *server) checkJSONBody(c *gin.Context, limit int64) {
 	switch c.Request.Method {
 	case http.MethodPost, http.MethodPatch, http.MethodPut:
 	case http.MethodDelete:
@@ -87,8 +97,8 @@ func (s *server) requireJSONBody(c *gin.Context) {
 	if !rejectQueryOptions(c) {
 		return
 	}
-	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(s.cfg.MaxBodyBytes), "")
+	if c.Request.ContentLength > limit {
+		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(limit), "")
 		return
 	}
 	mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -97,7 +107,8 @@ func (s *server) requireJSONBody(c *gin.Context) {
 			"The request body must be sent with Content-Type application/json.", "")
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	c.Set(bodyLimitKey, limit)
 	c.Next()
 }
 

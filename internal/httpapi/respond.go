@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,11 +20,15 @@ func (s *server) respond(c *gin.Context, status int, body any) {
 		respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "This resource answers application/json; the Accept header excludes it.", "")
 		return
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Links carry & and other characters HTML escaping would mangle.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		s.writeError(c, err)
 		return
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	c.Header("OData-Version", "4.0")
 	c.Header("Cache-Control", "no-cache")
 	c.Data(status, graphJSON, b)
@@ -33,7 +38,11 @@ func (s *server) respond(c *gin.Context, status int, body any) {
 func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
 	body, err := readBody(c.Request)
 	if errors.Is(err, errBodyTooLarge) {
-		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(s.cfg.MaxBodyBytes), "")
+		limit := s.cfg.MaxBodyBytes
+		if v, ok := c.Get(bodyLimitKey); ok {
+			limit, _ = v.(int64)
+		}
+		respondError(c, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(limit), "")
 		return nil, false
 	}
 	if err != nil {

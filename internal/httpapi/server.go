@@ -51,11 +51,12 @@ type readiness interface {
 }
 
 type server struct {
-	cfg   Config
-	svc   service
-	auth  verifier
-	ready readiness
-	log   *slog.Logger
+	engine *gin.Engine
+	cfg    Config
+	svc    service
+	auth   verifier
+	ready  readiness
+	log    *slog.Logger
 }
 
 // route says which of the four mounts of the API a handler serves: version
@@ -75,6 +76,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log}
 
 	r := gin.New()
+	s.engine = r
 	r.HandleMethodNotAllowed = true
 	// Redirects would answer API clients with non-Graph bodies.
 	r.RedirectTrailingSlash = false
@@ -96,6 +98,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	r.GET("/readyz", s.readyz)
 
 	for _, version := range []string{"v1.0", "beta"} {
+		r.POST("/"+version+"/$batch", s.authenticate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
 			g := r.Group("/"+version+"/"+set, s.authenticate, applyPreferences, s.requireJSONBody)
