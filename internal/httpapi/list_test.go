@@ -65,7 +65,10 @@ func TestListOperationsFiltersAndOrders(t *testing.T) {
 		t.Errorf("@odata.context = %q", ctx)
 	}
 
-	tests := []struct{ filter, orderby string; want []string }{
+	tests := []struct {
+		filter, orderby string
+		want            []string
+	}{
 		{"", "", []string{"op00001", "op00002", "op00003", "op00004", "op00005", "op00006", "op00007", "op00008"}},
 		{"status eq 'completed'", "", []string{"op00002", "op00006"}},
 		{"status ne 'completed' and status ne 'failed'", "", []string{"op00001", "op00004", "op00005", "op00008"}},
