@@ -4,10 +4,8 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -18,7 +16,7 @@ import (
 var ErrUnauthenticated = errors.New("unauthenticated")
 
 // rejection is a refused token. Its message says why in words safe to show the
-// caller: it never echoes the token.
+// caller: it never echoes the token, key material or the JWKS address.
 type rejection string
 
 func (r rejection) Error() string { return string(r) }
@@ -50,39 +48,6 @@ func (c Claims) Caller() connections.Caller {
 	return connections.Caller{TenantID: c.TenantID, AppID: app, Permissions: perms}
 }
 
-// clockSkew is how far token times may be off between issuer and us.
-const clockSkew = 2 * time.Minute
-
-// HS256 verifies tokens signed with a shared secret: for development and tests.
-type HS256 struct {
-	secret []byte
-	parser *jwt.Parser
-}
-
-// NewHS256 returns a verifier for secret.
-func NewHS256(secret []byte) *HS256 {
-	return &HS256{
-		secret: secret,
-		// Only HS256 is accepted: this refuses alg "none" and every other
-		// algorithm, so a token cannot choose how it is checked.
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}),
-			jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew)),
-	}
-}
-
-// Verify checks the token and returns its caller.
-func (v *HS256) Verify(_ context.Context, token string) (connections.Caller, error) {
-	var claims Claims
-	_, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.secret, nil })
-	if err != nil {
-		return connections.Caller{}, rejection(reason(err))
-	}
-	if claims.TenantID == "" {
-		return connections.Caller{}, rejection("the token has no tenant (tid) claim")
-	}
-	return claims.Caller(), nil
-}
-
 // reason words a jwt error for the caller without repeating token content.
 func reason(err error) string {
 	switch {
@@ -94,36 +59,12 @@ func reason(err error) string {
 		return "the token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return "the token lacks a required claim"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "the token was issued by an issuer this service does not trust"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "the token is not meant for this service (audience)"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "the token signature is invalid or uses an algorithm that is not accepted"
 	}
 	return "the token could not be validated"
-}
-
-// DevToken describes a development token.
-type DevToken struct {
-	TenantID string
-	AppID    string
-	Roles    []string
-	TTL      time.Duration
-}
-
-// Issue signs a development token with secret.
-func Issue(secret []byte, t DevToken, now time.Time) (string, error) {
-	if len(secret) == 0 {
-		return "", errors.New("no signing secret")
-	}
-	claims := Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    "connops-dev",
-			Subject:   t.AppID,
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(t.TTL)),
-		},
-		TenantID: t.TenantID,
-		Roles:    t.Roles,
-		AppID:    t.AppID,
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
