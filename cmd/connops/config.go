@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,32 +13,61 @@ import (
 )
 
 // config is everything connops reads from its environment, read once here.
+// docs/operations.md lists the same variables; a test keeps the two in step.
 type config struct {
-	DatabaseURL     string
-	ListenAddr      string
-	HS256Secret     []byte
-	PublicBaseURL   string
-	LogLevel        slog.Level
-	ShutdownTimeout time.Duration
+	DatabaseURL   string
+	ListenAddr    string
+	PublicBaseURL string
+	LogLevel      slog.Level
+
+	HS256Secret  []byte
+	JWKSURL      string
+	Issuer       string
+	Audience     string
+	TrustedProxy []string
+
+	RateLimit          float64 // requests per second per tenant and app; 0 turns limiting off
+	RateBurst          int
+	MaxConnections     int // per tenant
+	RequestTimeout     time.Duration
+	ShutdownTimeout    time.Duration
+	OperationRetention time.Duration
+	IdempotencyTTL     time.Duration
+	AdminAddr          string
+	OTLPEndpoint       string
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
 const minSecretLen = 32
 
-// loadConfig reads and checks the environment. needDatabase is false only for
-// `connops dev`, which can start its own database. Errors name the variable.
-func loadConfig(getenv func(string) string, needDatabase, needSecret bool) (config, error) {
+// need says which variables a command cannot do without.
+type need struct {
+	database bool
+	// auth: serve needs some way to verify tokens; token needs the secret.
+	auth, secret bool
+}
+
+// loadConfig reads and checks the environment. Errors name the variable.
+func loadConfig(getenv func(string) string, n need) (config, error) {
 	cfg := config{
-		DatabaseURL:     getenv("DATABASE_URL"),
-		ListenAddr:      getenv("LISTEN_ADDR"),
-		HS256Secret:     []byte(getenv("AUTH_HS256_SECRET")),
-		PublicBaseURL:   strings.TrimRight(getenv("PUBLIC_BASE_URL"), "/"),
-		ShutdownTimeout: 20 * time.Second,
+		DatabaseURL:        getenv("DATABASE_URL"),
+		ListenAddr:         or(getenv("LISTEN_ADDR"), ":8080"),
+		PublicBaseURL:      strings.TrimRight(getenv("PUBLIC_BASE_URL"), "/"),
+		HS256Secret:        []byte(getenv("AUTH_HS256_SECRET")),
+		JWKSURL:            getenv("AUTH_JWKS_URL"),
+		Issuer:             getenv("AUTH_ISSUER"),
+		Audience:           getenv("AUTH_AUDIENCE"),
+		AdminAddr:          getenv("ADMIN_ADDR"),
+		OTLPEndpoint:       getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		RateLimit:          50,
+		RateBurst:          100,
+		MaxConnections:     30,
+		RequestTimeout:     10 * time.Second,
+		ShutdownTimeout:    20 * time.Second,
+		OperationRetention: 30 * 24 * time.Hour,
+		IdempotencyTTL:     24 * time.Hour,
 	}
-	if cfg.ListenAddr == "" {
-		cfg.ListenAddr = ":8080"
-	}
-	if cfg.DatabaseURL == "" && needDatabase {
+	if cfg.DatabaseURL == "" && n.database {
 		return cfg, fmt.Errorf("DATABASE_URL is required, e.g. postgres://user:password@host:5432/dbname")
 	}
 	if cfg.DatabaseURL != "" {
@@ -45,11 +76,8 @@ func loadConfig(getenv func(string) string, needDatabase, needSecret bool) (conf
 			return cfg, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL or DSN")
 		}
 	}
-	if len(cfg.HS256Secret) == 0 && needSecret {
-		return cfg, fmt.Errorf("AUTH_HS256_SECRET is required: tokens signed with it are how callers authenticate")
-	}
-	if len(cfg.HS256Secret) > 0 && len(cfg.HS256Secret) < minSecretLen {
-		return cfg, fmt.Errorf("AUTH_HS256_SECRET must be at least %d bytes", minSecretLen)
+	if err := checkAuth(cfg, n); err != nil {
+		return cfg, err
 	}
 	if cfg.PublicBaseURL != "" {
 		u, err := url.Parse(cfg.PublicBaseURL)
@@ -62,12 +90,80 @@ func loadConfig(getenv func(string) string, needDatabase, needSecret bool) (conf
 			return cfg, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", v)
 		}
 	}
-	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT must be a positive duration such as 20s, not %q", v)
+	for _, p := range splitList(getenv("TRUSTED_PROXIES")) {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return cfg, fmt.Errorf("TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges; %q is neither", p)
+			}
 		}
-		cfg.ShutdownTimeout = d
+		cfg.TrustedProxy = append(cfg.TrustedProxy, p)
 	}
-	return cfg, nil
+	return cfg, parseNumbers(getenv, &cfg)
+}
+
+func checkAuth(cfg config, n need) error {
+	if len(cfg.HS256Secret) == 0 && n.secret {
+		return fmt.Errorf("AUTH_HS256_SECRET is required: development tokens are signed with it")
+	}
+	if n.auth && len(cfg.HS256Secret) == 0 && cfg.JWKSURL == "" {
+		return fmt.Errorf("AUTH_JWKS_URL or AUTH_HS256_SECRET is required: without one no token can be verified")
+	}
+	if len(cfg.HS256Secret) > 0 && len(cfg.HS256Secret) < minSecretLen {
+		return fmt.Errorf("AUTH_HS256_SECRET must be at least %d bytes", minSecretLen)
+	}
+	if cfg.JWKSURL != "" {
+		if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("AUTH_JWKS_URL must be an absolute https URL")
+		}
+	}
+	return nil
+}
+
+func parseNumbers(getenv func(string) string, cfg *config) error {
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"REQUEST_TIMEOUT", &cfg.RequestTimeout},
+		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout},
+		{"OPERATION_RETENTION", &cfg.OperationRetention},
+		{"IDEMPOTENCY_TTL", &cfg.IdempotencyTTL},
+	}
+	for _, d := range durations {
+		if v := getenv(d.name); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed <= 0 {
+				return fmt.Errorf("%s must be a positive duration such as 20s or 720h, not %q", d.name, v)
+			}
+			*d.dst = parsed
+		}
+	}
+	if v := getenv("RATE_LIMIT_RPS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("RATE_LIMIT_RPS must be a non-negative number (0 turns limiting off), not %q", v)
+		}
+		cfg.RateLimit = f
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{{"RATE_LIMIT_BURST", &cfg.RateBurst}, {"MAX_CONNECTIONS_PER_TENANT", &cfg.MaxConnections}}
+	for _, i := range ints {
+		if v := getenv(i.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%s must be a positive integer, not %q", i.name, v)
+			}
+			*i.dst = n
+		}
+	}
+	return nil
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
 }

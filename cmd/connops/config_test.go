@@ -19,13 +19,21 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	}{
 		{"no database", "DATABASE_URL", "", "DATABASE_URL"},
 		{"bad database", "DATABASE_URL", "postgres://u:secretpw@host:notaport/db", "DATABASE_URL"},
-		{"no secret", "AUTH_HS256_SECRET", "", "AUTH_HS256_SECRET"},
+		{"no way to verify tokens", "AUTH_HS256_SECRET", "", "AUTH_JWKS_URL"},
 		{"short secret", "AUTH_HS256_SECRET", "short", "AUTH_HS256_SECRET"},
 		{"relative base", "PUBLIC_BASE_URL", "/api", "PUBLIC_BASE_URL"},
 		{"ftp base", "PUBLIC_BASE_URL", "ftp://x", "PUBLIC_BASE_URL"},
 		{"log level", "LOG_LEVEL", "loud", "LOG_LEVEL"},
 		{"shutdown", "SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"},
 		{"negative shutdown", "SHUTDOWN_TIMEOUT", "-5s", "SHUTDOWN_TIMEOUT"},
+		{"bad jwks", "AUTH_JWKS_URL", "not a url", "AUTH_JWKS_URL"},
+		{"bad proxies", "TRUSTED_PROXIES", "10.0.0.0/8,nonsense", "TRUSTED_PROXIES"},
+		{"bad rate", "RATE_LIMIT_RPS", "fast", "RATE_LIMIT_RPS"},
+		{"bad burst", "RATE_LIMIT_BURST", "0", "RATE_LIMIT_BURST"},
+		{"bad cap", "MAX_CONNECTIONS_PER_TENANT", "-1", "MAX_CONNECTIONS_PER_TENANT"},
+		{"bad retention", "OPERATION_RETENTION", "forever", "OPERATION_RETENTION"},
+		{"bad idempotency ttl", "IDEMPOTENCY_TTL", "0s", "IDEMPOTENCY_TTL"},
+		{"bad request timeout", "REQUEST_TIMEOUT", "x", "REQUEST_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +42,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 				env[k] = v
 			}
 			env[tt.key] = tt.value
-			_, err := loadConfig(envOf(env), true, true)
+			_, err := loadConfig(envOf(env), need{database: true, auth: true})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one naming %s", err, tt.want)
 			}
@@ -47,7 +55,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret,
-		"PUBLIC_BASE_URL": "https://connops.example.com/"}), true, true)
+		"PUBLIC_BASE_URL": "https://connops.example.com/"}), need{database: true, auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

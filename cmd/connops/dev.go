@@ -31,7 +31,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseFlags(fs, args, devSynopsis, stdout, stderr); err != nil {
 		return helpIsSuccess(err)
 	}
-	cfg, err := loadConfig(getenv, false, false)
+	cfg, err := loadConfig(getenv, need{})
 	if err != nil {
 		return err
 	}

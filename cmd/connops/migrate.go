@@ -25,7 +25,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stderr, "Usage: %s\n", migrateSynopsis)
 		return errUsage
 	}
-	cfg, err := loadConfig(getenv, true, false)
+	cfg, err := loadConfig(getenv, need{database: true})
 	if err != nil {
 		return err
 	}

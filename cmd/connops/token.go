@@ -26,7 +26,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	if *ttl <= 0 {
 		return fmt.Errorf("--ttl must be positive")
 	}
-	cfg, err := loadConfig(getenv, false, true)
+	cfg, err := loadConfig(getenv, need{secret: true})
 	if err != nil {
 		return err
 	}

@@ -6,26 +6,36 @@ import (
 	"fmt"
 )
 
-// CreateConnection creates a connection owned by the calling app.
-func (s *Service) CreateConnection(ctx context.Context, caller Caller, n NewConnection) (Connection, error) {
+// CreateConnection creates a connection owned by the calling app. replayed
+// reports an answer recorded for an earlier request with the same key.
+func (s *Service) CreateConnection(ctx context.Context, caller Caller, n NewConnection, key *IdempotencyKey) (c Connection, replayed bool, err error) {
 	scope, err := caller.writeScope()
 	if err != nil {
-		return Connection{}, err
+		return Connection{}, false, err
 	}
 	if err := n.Validate(); err != nil {
-		return Connection{}, err
+		return Connection{}, false, err
 	}
-	c, err := s.store.CreateConnection(ctx, scope, Connection{
+	idem, err := s.idempotency(caller, key)
+	if err != nil {
+		return Connection{}, false, err
+	}
+	c, replayed, err = s.store.CreateConnection(ctx, scope, Connection{
 		ID: n.ID, Name: n.Name, Description: n.Description, State: StateDraft,
 		AuthorizedAppIDs: n.AuthorizedAppIDs, CreatedByApp: caller.AppID,
-	})
-	if errors.Is(err, ErrAlreadyExists) {
-		return Connection{}, alreadyExists("A connection with the id '%s' already exists.", n.ID)
+	}, s.opts.MaxConnectionsPerTenant, idem)
+	switch {
+	case errors.Is(err, ErrAlreadyExists):
+		return Connection{}, false, alreadyExists("A connection with the id '%s' already exists.", n.ID)
+	case errors.Is(err, ErrLimitExceeded):
+		return Connection{}, false, &Error{Kind: ErrLimitExceeded, Message: fmt.Sprintf(
+			"The tenant already has the maximum of %d connections; delete one first.", s.opts.MaxConnectionsPerTenant)}
+	case errors.Is(err, ErrUnprocessable):
+		return Connection{}, false, idempotencyMismatch()
+	case err != nil:
+		return Connection{}, false, fmt.Errorf("create connection: %w", err)
 	}
-	if err != nil {
-		return Connection{}, fmt.Errorf("create connection: %w", err)
-	}
-	return c, nil
+	return c, replayed, nil
 }
 
 // GetConnection returns one connection.

@@ -15,6 +15,10 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrConflict: the change conflicts with the resource's state.
 	ErrConflict = errors.New("conflict")
+	// ErrUnprocessable: an Idempotency-Key reused with a different request.
+	ErrUnprocessable = errors.New("unprocessable")
+	// ErrLimitExceeded: a per-tenant quota is used up.
+	ErrLimitExceeded = errors.New("limit exceeded")
 	// ErrPreconditionFailed: an If-Match precondition does not hold.
 	ErrPreconditionFailed = errors.New("precondition failed")
 	ErrForbidden          = errors.New("forbidden")

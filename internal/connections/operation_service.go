@@ -8,14 +8,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// CreateOperation records a new operation on a connection.
-func (s *Service) CreateOperation(ctx context.Context, caller Caller, connectionID string, n NewOperation) (Operation, error) {
+// CreateOperation records a new operation on a connection. replayed reports
+// an answer recorded for an earlier request with the same key.
+func (s *Service) CreateOperation(ctx context.Context, caller Caller, connectionID string, n NewOperation, key *IdempotencyKey) (Operation, bool, error) {
 	scope, err := caller.writeScope()
 	if err != nil {
-		return Operation{}, err
+		return Operation{}, false, err
 	}
 	if err := n.Validate(); err != nil {
-		return Operation{}, err
+		return Operation{}, false, err
+	}
+	idem, err := s.idempotency(caller, key)
+	if err != nil {
+		return Operation{}, false, err
 	}
 	op := Operation{ConnectionID: connectionID, ID: n.ID, Status: n.Status, Error: n.Error}
 	if op.ID == "" {
@@ -23,23 +28,25 @@ func (s *Service) CreateOperation(ctx context.Context, caller Caller, connection
 		// the primary key index instead of on random pages.
 		id, err := uuid.NewV7()
 		if err != nil {
-			return Operation{}, fmt.Errorf("generate operation id: %w", err)
+			return Operation{}, false, fmt.Errorf("generate operation id: %w", err)
 		}
 		op.ID = id.String()
 	}
 	if op.Status == "" {
 		op.Status = StatusUnspecified
 	}
-	created, err := s.store.CreateOperation(ctx, scope, op)
+	created, replayed, err := s.store.CreateOperation(ctx, scope, op, idem)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Operation{}, connectionNotFound(connectionID)
+		return Operation{}, false, connectionNotFound(connectionID)
 	case errors.Is(err, ErrAlreadyExists):
-		return Operation{}, alreadyExists("An operation with the id '%s' already exists on connection '%s'.", op.ID, connectionID)
+		return Operation{}, false, alreadyExists("An operation with the id '%s' already exists on connection '%s'.", op.ID, connectionID)
+	case errors.Is(err, ErrUnprocessable):
+		return Operation{}, false, idempotencyMismatch()
 	case err != nil:
-		return Operation{}, fmt.Errorf("create operation: %w", err)
+		return Operation{}, false, fmt.Errorf("create operation: %w", err)
 	}
-	return created, nil
+	return created, replayed, nil
 }
 
 // GetOperation returns one operation of a connection.

@@ -7,13 +7,18 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 )
 
 // Store is the persistence the service needs. Every method is confined to the
 // given scope: rows outside it do not exist for the call. Methods return
 // ErrNotFound or ErrAlreadyExists (possibly wrapped) for those outcomes.
 type Store interface {
-	CreateConnection(ctx context.Context, scope Scope, c Connection) (Connection, error)
+	// CreateConnection returns ErrLimitExceeded when the tenant already has
+	// maxPerTenant connections. With idem set, it records the key with the
+	// connection, or returns the recorded connection and replayed=true, or
+	// ErrUnprocessable when the key came with another request.
+	CreateConnection(ctx context.Context, scope Scope, c Connection, maxPerTenant int, idem *Idempotency) (created Connection, replayed bool, err error)
 	GetConnection(ctx context.Context, scope Scope, id string) (Connection, error)
 	ListConnections(ctx context.Context, scope Scope, q ListQuery) (Page[Connection], error)
 	// UpdateConnection runs change on the locked current row and stores the
@@ -22,8 +27,9 @@ type Store interface {
 	DeleteConnection(ctx context.Context, scope Scope, id string) error
 
 	// CreateOperation returns ErrNotFound when the parent connection is not in
-	// scope and ErrAlreadyExists when the operation id is taken.
-	CreateOperation(ctx context.Context, scope Scope, op Operation) (Operation, error)
+	// scope and ErrAlreadyExists when the operation id is taken. idem works as
+	// for CreateConnection.
+	CreateOperation(ctx context.Context, scope Scope, op Operation, idem *Idempotency) (created Operation, replayed bool, err error)
 	GetOperation(ctx context.Context, scope Scope, connectionID, id string) (Operation, error)
 	// ListOperations returns ErrNotFound when the connection is not in scope.
 	ListOperations(ctx context.Context, scope Scope, connectionID string, q ListQuery) (Page[Operation], error)
@@ -36,11 +42,32 @@ type Store interface {
 type Service struct {
 	store Store
 	log   *slog.Logger
+	opts  Options
 }
 
-// NewService returns a Service over store.
-func NewService(store Store, log *slog.Logger) *Service {
-	return &Service{store: store, log: log}
+// Options are the service's limits.
+type Options struct {
+	// MaxConnectionsPerTenant is Graph's connection quota (30 by default).
+	MaxConnectionsPerTenant int
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL time.Duration
+}
+
+// Default limits.
+const (
+	DefaultMaxConnectionsPerTenant = 30
+	DefaultIdempotencyTTL          = 24 * time.Hour
+)
+
+// NewService returns a Service over store. Zero options take the defaults.
+func NewService(store Store, log *slog.Logger, opts Options) *Service {
+	if opts.MaxConnectionsPerTenant <= 0 {
+		opts.MaxConnectionsPerTenant = DefaultMaxConnectionsPerTenant
+	}
+	if opts.IdempotencyTTL <= 0 {
+		opts.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	return &Service{store: store, log: log, opts: opts}
 }
 
 // Precondition is an If-Match: the versions (ETags) the caller last saw. A nil

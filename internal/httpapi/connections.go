@@ -106,11 +106,12 @@ func (s *server) createConnection(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		conn, err := s.svc.CreateConnection(c.Request.Context(), mustCaller(c), n)
+		conn, replayed, err := s.svc.CreateConnection(c.Request.Context(), mustCaller(c), n, idempotencyKey(c, "connection", "", body))
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
+		s.markReplay(c, replayed)
 		c.Header("Location", s.entityURL(c, rt, conn.ID))
 		s.respond(c, http.StatusCreated, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
 	}

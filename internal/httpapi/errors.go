@@ -27,6 +27,9 @@ const (
 	codeUnsupportedMedia = "unsupportedMediaType"
 	codeGeneral          = "generalException"
 	codeUnavailable      = "serviceNotAvailable"
+	codeTooManyRequests  = "TooManyRequests"
+	codeKeyReused        = "idempotencyKeyReused"
+	codeLimitExceeded    = "limitExceeded"
 )
 
 // retryAfterSeconds is what a 503 asks the client to wait: long enough for a
@@ -55,7 +58,7 @@ type innerError struct {
 // respondError writes Graph's error envelope and stops the handler chain.
 func respondError(c *gin.Context, status int, code, message, target string) {
 	ids := requestIDs(c)
-	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", retryAfterSeconds)
 	}
 	c.AbortWithStatusJSON(status, errorEnvelope{Error: errorBody{
@@ -82,11 +85,16 @@ func (s *server) writeError(c *gin.Context, err error) {
 		respondError(c, http.StatusConflict, codeAlreadyExists, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrConflict):
 		respondError(c, http.StatusConflict, codeConflict, pub.Message, "")
+	case hasPub && errors.Is(err, connections.ErrUnprocessable):
+		respondError(c, http.StatusUnprocessableEntity, codeKeyReused, pub.Message, pub.Target)
+	case hasPub && errors.Is(err, connections.ErrLimitExceeded):
+		respondError(c, http.StatusConflict, codeLimitExceeded, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrPreconditionFailed):
 		respondError(c, http.StatusPreconditionFailed, codeResourceModified, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrForbidden):
 		respondError(c, http.StatusForbidden, codeAccessDenied, pub.Message, "")
 	case errors.Is(err, connections.ErrUnavailable):
+		s.metrics.DatabaseUnavailable()
 		s.log.WarnContext(c.Request.Context(), "database unavailable", slog.String("error", err.Error()),
 			slog.String("request_id", requestIDs(c).request))
 		respondError(c, http.StatusServiceUnavailable, codeUnavailable,

@@ -62,7 +62,10 @@ func (panicking) GetConnection(context.Context, connections.Caller, string) (con
 func TestPanicIsAGraph500(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := httpapi.New(httpapi.Config{}, panicking{}, auth.NewHS256([]byte(testSecret)), nil, log)
+	h, err := httpapi.New(httpapi.Config{}, panicking{}, auth.NewHS256([]byte(testSecret)), nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	e := &env{t: t, url: srv.URL}
@@ -89,7 +92,10 @@ func TestDatabaseDownIs503(t *testing.T) {
 	defer pool.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ready, _ := postgres.NewReadiness(pool)
-	h := httpapi.New(httpapi.Config{}, connections.NewService(postgres.NewStore(pool), log), auth.NewHS256([]byte(testSecret)), ready, log)
+	h, err := httpapi.New(httpapi.Config{}, connections.NewService(postgres.NewStore(pool), log, connections.Options{}), auth.NewHS256([]byte(testSecret)), ready, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	e := &env{t: t, url: srv.URL}

@@ -44,8 +44,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.NewService(postgres.NewStore(pool), log)
-	h := httpapi.New(httpapi.Config{}, svc, auth.NewHS256([]byte(testSecret)), ready, log)
+	svc := connections.NewService(postgres.NewStore(pool), log, connections.Options{})
+	h, err := httpapi.New(httpapi.Config{}, svc, auth.NewHS256([]byte(testSecret)), ready, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, pool: pool, url: srv.URL}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"mime"
@@ -55,9 +56,11 @@ func (s *server) logRequests(c *gin.Context) {
 		slog.String("request_id", requestIDs(c).request),
 	}
 	if caller, ok := callerFrom(c); ok {
-		attrs = append(attrs, slog.String("tenant", caller.TenantID))
+		attrs = append(attrs, slog.String("tenant", caller.TenantID), slog.String("app", caller.AppID))
 	}
+	attrs = append(attrs, slog.String("client_ip", c.ClientIP()))
 	s.log.InfoContext(c.Request.Context(), "request", attrs...)
+	s.metrics.RequestDone(c.Request.Method, route, c.Writer.Status(), time.Since(start))
 }
 
 // recoverPanics answers a Graph 500 for a panic and logs it once.
@@ -121,4 +124,16 @@ func rejectQueryOptions(c *gin.Context) bool {
 		return false
 	}
 	return true
+}
+
+// withTimeout bounds the work a request may ask of the database, so a hung
+// database turns into a 503 rather than a hung client.
+func (s *server) withTimeout(c *gin.Context) {
+	if s.cfg.RequestTimeout <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }

@@ -24,11 +24,13 @@ func (s *server) createOperation(rt route) gin.HandlerFunc {
 			return
 		}
 		connectionID := c.Param("connectionId")
-		op, err := s.svc.CreateOperation(c.Request.Context(), mustCaller(c), connectionID, n)
+		key := idempotencyKey(c, "operation", connectionID, body)
+		op, replayed, err := s.svc.CreateOperation(c.Request.Context(), mustCaller(c), connectionID, n, key)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
+		s.markReplay(c, replayed)
 		c.Header("Location", s.entityURL(c, rt, connectionID, "operations", op.ID))
 		c.Header("ETag", etag(op.Version))
 		s.respond(c, http.StatusCreated, renderOperation(rt, s.operationContext(c, rt, connectionID), op))

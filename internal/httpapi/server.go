@@ -4,8 +4,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,7 +21,32 @@ type Config struct {
 	PublicBaseURL string
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// RateLimit is the sustained requests per second each tenant's app may
+	// make, with bursts of RateBurst; 0 turns limiting off.
+	RateLimit float64
+	RateBurst int
+	// RequestTimeout bounds how long a request may wait on the database.
+	RequestTimeout time.Duration
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// Metrics receives request and error counts; nil discards them.
+	Metrics Metrics
 }
+
+// Metrics is what the HTTP layer reports.
+type Metrics interface {
+	RequestDone(method, route string, status int, took time.Duration)
+	RateLimited()
+	DatabaseUnavailable()
+	IdempotentReplay()
+}
+
+type noMetrics struct{}
+
+func (noMetrics) RequestDone(string, string, int, time.Duration) {}
+func (noMetrics) RateLimited()                                   {}
+func (noMetrics) DatabaseUnavailable()                           {}
+func (noMetrics) IdempotentReplay()                              {}
 
 // DefaultMaxBodyBytes fits the largest operation the domain limits allow with
 // room to spare, and keeps a hostile body from costing real memory.
@@ -27,12 +54,12 @@ const DefaultMaxBodyBytes = 256 << 10
 
 // service is what the handlers call; *connections.Service satisfies it.
 type service interface {
-	CreateConnection(ctx context.Context, caller connections.Caller, n connections.NewConnection) (connections.Connection, error)
+	CreateConnection(ctx context.Context, caller connections.Caller, n connections.NewConnection, key *connections.IdempotencyKey) (connections.Connection, bool, error)
 	GetConnection(ctx context.Context, caller connections.Caller, id string) (connections.Connection, error)
 	ListConnections(ctx context.Context, caller connections.Caller, q connections.ListQuery) (connections.Page[connections.Connection], error)
 	UpdateConnection(ctx context.Context, caller connections.Caller, id string, p connections.ConnectionPatch, pre *connections.Precondition) (connections.Connection, error)
 	DeleteConnection(ctx context.Context, caller connections.Caller, id string) error
-	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation) (connections.Operation, error)
+	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation, key *connections.IdempotencyKey) (connections.Operation, bool, error)
 	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string) (connections.Operation, error)
 	ListOperations(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Operation], error)
 	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
@@ -51,12 +78,14 @@ type readiness interface {
 }
 
 type server struct {
-	engine *gin.Engine
-	cfg    Config
-	svc    service
-	auth   verifier
-	ready  readiness
-	log    *slog.Logger
+	engine  *gin.Engine
+	limits  *limiters
+	metrics Metrics
+	cfg     Config
+	svc     service
+	auth    verifier
+	ready   readiness
+	log     *slog.Logger
 }
 
 // route says which of the four mounts of the API a handler serves: version
@@ -69,11 +98,15 @@ type route struct {
 }
 
 // New builds the HTTP handler.
-func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logger) http.Handler {
+func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logger) (http.Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log,
+		metrics: cfg.Metrics, limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
 
 	r := gin.New()
 	s.engine = r
@@ -82,10 +115,13 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	// No proxy is trusted until one is configured: client IPs come from the socket.
-	_ = r.SetTrustedProxies(nil)
+	// No proxy is trusted until one is configured: client IPs come from the
+	// socket, not from a header any client can write.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 
-	r.Use(withRequestIDs, s.logRequests, s.recoverPanics)
+	r.Use(withRequestIDs, s.logRequests, s.recoverPanics, s.withTimeout)
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, http.StatusNotFound, codeResourceNotFound, "No resource was found at this path.", "")
 	})
@@ -96,12 +132,14 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	r.GET("/openapi.json", s.openAPI)
+	r.GET("/openapi.yaml", s.openAPI)
 
 	for _, version := range []string{"v1.0", "beta"} {
-		r.POST("/"+version+"/$batch", s.authenticate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
+		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
-			g := r.Group("/"+version+"/"+set, s.authenticate, applyPreferences, s.requireJSONBody)
+			g := r.Group("/"+version+"/"+set, s.authenticate, s.rateLimit, applyPreferences, s.requireJSONBody)
 			g.POST("", s.createConnection(rt))
 			g.GET("", s.listConnections(rt))
 			g.GET("/:connectionId", s.getConnection(rt))
@@ -115,5 +153,5 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 			g.DELETE("/:connectionId/operations/:operationId", s.deleteOperation(rt))
 		}
 	}
-	return r
+	return r, nil
 }

@@ -20,13 +20,34 @@ SELECT c.tenant_id, c.id, $5, $6::operation_status, $7::jsonb
 FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
 RETURNING version, created_at, updated_at`
 
-// CreateOperation inserts an operation under a connection in scope.
-func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
+// CreateOperation inserts an operation under a connection in scope. Without
+// an idempotency key it is one autocommit statement.
+func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, idem *connections.Idempotency) (connections.Operation, bool, error) {
+	if idem == nil {
+		created, err := insertOperation(ctx, s.pool, scope, op)
+		return created, false, err
+	}
+	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (operationSnapshot, error) {
+		created, err := insertOperation(ctx, tx, scope, op)
+		return snapshotOf(created), err
+	})
+	if err != nil {
+		return connections.Operation{}, false, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
+	}
+	return snap.operation(), replayed, nil
+}
+
+// queryRower is what a single-statement write needs: the pool or a transaction.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func insertOperation(ctx context.Context, db queryRower, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
 	errJSON, err := encodeError(op.Error)
 	if err != nil {
 		return connections.Operation{}, err
 	}
-	err = s.pool.QueryRow(ctx, insertOperationSQL,
+	err = db.QueryRow(ctx, insertOperationSQL,
 		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON)...).
 		Scan(&op.Version, &op.CreatedAt, &op.UpdatedAt)
 	if err != nil {

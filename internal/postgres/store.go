@@ -50,15 +50,34 @@ INSERT INTO connections AS c (tenant_id, id, name, description, state, authorize
 VALUES ($1, $2, $3, nullif($4, ''), $5::connection_state, $6, $7)
 RETURNING ` + connectionColumns
 
-// CreateConnection inserts a connection in the scope's tenant.
-func (s *Store) CreateConnection(ctx context.Context, scope connections.Scope, c connections.Connection) (connections.Connection, error) {
-	row := s.pool.QueryRow(ctx, insertConnectionSQL, scope.TenantID, c.ID, c.Name, c.Description,
-		string(c.State), nonNil(c.AuthorizedAppIDs), c.CreatedByApp)
-	created, err := scanConnection(row)
+// lockTenantSQL serializes connection creates within a tenant so the quota
+// check and the insert cannot interleave with another create's.
+const lockTenantSQL = `SELECT pg_advisory_xact_lock(hashtextextended('connops.connections:' || $1, 0))`
+
+const countTenantConnectionsSQL = `SELECT count(*) FROM connections WHERE tenant_id = $1`
+
+// CreateConnection inserts a connection in the scope's tenant, within the
+// tenant's quota.
+func (s *Store) CreateConnection(ctx context.Context, scope connections.Scope, c connections.Connection, maxPerTenant int, idem *connections.Idempotency) (connections.Connection, bool, error) {
+	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (connectionSnapshot, error) {
+		if _, err := tx.Exec(ctx, lockTenantSQL, scope.TenantID); err != nil {
+			return connectionSnapshot{}, err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, countTenantConnectionsSQL, scope.TenantID).Scan(&n); err != nil {
+			return connectionSnapshot{}, err
+		}
+		if n >= maxPerTenant {
+			return connectionSnapshot{}, connections.ErrLimitExceeded
+		}
+		created, err := scanConnection(tx.QueryRow(ctx, insertConnectionSQL, scope.TenantID, c.ID, c.Name, c.Description,
+			string(c.State), nonNil(c.AuthorizedAppIDs), c.CreatedByApp))
+		return connectionSnapshotOf(created), err
+	})
 	if err != nil {
-		return connections.Connection{}, fmt.Errorf("insert connection %s: %w", c.ID, domainError(err))
+		return connections.Connection{}, false, fmt.Errorf("insert connection %s: %w", c.ID, domainError(err))
 	}
-	return created, nil
+	return snap.connection(), replayed, nil
 }
 
 func nonNil(s []string) []string {

@@ -1,0 +1,35 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// idempotencyKey reads the Idempotency-Key of a create. The fingerprint ties
+// the key to what was asked (the kind, the parent and the exact body), so a
+// key reused for a different request is refused instead of replayed.
+func idempotencyKey(c *gin.Context, kind, parent string, body []byte) *connections.IdempotencyKey {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" && len(c.Request.Header.Values("Idempotency-Key")) == 0 {
+		return nil
+	}
+	sum := sha256.New()
+	for _, part := range [][]byte{[]byte(kind), []byte(parent), body} {
+		sum.Write(part)
+		sum.Write([]byte{0})
+	}
+	return &connections.IdempotencyKey{Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil))}
+}
+
+// markReplay tells the client, and the metrics, that this answer is the one
+// recorded for an earlier request with the same key.
+func (s *server) markReplay(c *gin.Context, replayed bool) {
+	if replayed {
+		s.metrics.IdempotentReplay()
+		c.Header("Idempotent-Replayed", "true")
+	}
+}

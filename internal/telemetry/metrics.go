@@ -1,0 +1,82 @@
+// Package telemetry holds connops' Prometheus metrics. Every collector lives
+// on a registry the process creates, never on the global default one.
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's counters and histograms.
+type Metrics struct {
+	registry         *prometheus.Registry
+	requests         *prometheus.CounterVec
+	latency          *prometheus.HistogramVec
+	dbUnavailable    prometheus.Counter
+	rateLimited      prometheus.Counter
+	idempotentReplay prometheus.Counter
+	purged           *prometheus.CounterVec
+}
+
+// New registers the metrics, the Go runtime and process collectors, and the
+// pool's statistics on a fresh registry.
+func New(pool *pgxpool.Pool) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connops_http_requests_total", Help: "HTTP requests answered, by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "connops_http_request_duration_seconds", Help: "Time to answer HTTP requests, by method and route template.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+		dbUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "connops_database_unavailable_total", Help: "Requests answered 503 because the database could not be reached in time.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "connops_rate_limited_total", Help: "Requests answered 429 by the per-tenant rate limit.",
+		}),
+		idempotentReplay: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "connops_idempotent_replays_total", Help: "Creates answered from a stored Idempotency-Key response.",
+		}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connops_retention_purged_total", Help: "Rows removed by the retention job, by kind.",
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.dbUnavailable, m.rateLimited, m.idempotentReplay, m.purged,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		reg.MustRegister(newPoolCollector(pool))
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// RequestDone records one answered request.
+func (m *Metrics) RequestDone(method, route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+// RateLimited counts a 429.
+func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
+
+// DatabaseUnavailable counts a 503 caused by the database.
+func (m *Metrics) DatabaseUnavailable() { m.dbUnavailable.Inc() }
+
+// IdempotentReplay counts a replayed create.
+func (m *Metrics) IdempotentReplay() { m.idempotentReplay.Inc() }
+
+// Purged counts rows the retention job removed.
+func (m *Metrics) Purged(kind string, n int64) { m.purged.WithLabelValues(kind).Add(float64(n)) }
