@@ -47,7 +47,9 @@ func domainError(err error) error {
 // deadline hit while waiting.
 func isUnavailable(err error) bool {
 	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+	// A cancelled context means the caller is gone; answering 503 keeps it
+	// out of the error log, where it would look like a bug.
+	if errors.As(err, &connectErr) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return true
 	}
 	var pgErr *pgconn.PgError

@@ -21,10 +21,12 @@ FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
 RETURNING version, created_at, updated_at`
 
 // CreateOperation inserts an operation under a connection in scope. Without
-// an idempotency key it is one autocommit statement.
+// an idempotency key it joins whatever other creates are going out at the
+// same moment (see coalescer); with one, it runs in its own transaction with
+// the key.
 func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, idem *connections.Idempotency) (connections.Operation, bool, error) {
 	if idem == nil {
-		created, err := insertOperation(ctx, s.pool, scope, op)
+		created, err := s.creates.create(ctx, scope, op)
 		return created, false, err
 	}
 	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (operationSnapshot, error) {

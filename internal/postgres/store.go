@@ -13,14 +13,15 @@ import (
 
 // Store implements connections.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	creates *coalescer
 }
 
 var _ connections.Store = (*Store)(nil)
 
 // NewStore returns a store over pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, creates: newCoalescer(pool)}
 }
 
 // visibleConnection is the scope filter every query on connections starts
