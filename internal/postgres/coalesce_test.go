@@ -60,7 +60,7 @@ func TestCoalescedCreatesAnswerEachRequest(t *testing.T) {
 	for range 5 {
 		cases = append(cases, want{full, "conna", "existing", connections.ErrAlreadyExists})
 		cases = append(cases, want{full, "nosuch", "x", connections.ErrNotFound})
-		cases = append(cases, want{full, "connc", "y", connections.ErrNotFound}) // tenant t2's
+		cases = append(cases, want{full, "connc", "y", connections.ErrNotFound})  // tenant t2's
 		cases = append(cases, want{owned, "connb", "z", connections.ErrNotFound}) // app2's
 	}
 	cases = append(cases, want{owned, "conna", "ownedok", nil})
