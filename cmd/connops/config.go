@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // config is everything connops reads from its environment, read once here.
@@ -71,7 +71,7 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		return cfg, fmt.Errorf("DATABASE_URL is required, e.g. postgres://user:password@host:5432/dbname")
 	}
 	if cfg.DatabaseURL != "" {
-		if _, err := pgx.ParseConfig(cfg.DatabaseURL); err != nil {
+		if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
 			// pgx's parse errors can quote the URL, password included.
 			return cfg, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL or DSN")
 		}

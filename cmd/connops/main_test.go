@@ -140,7 +140,9 @@ func TestConcurrentMigrationsApplyOnce(t *testing.T) {
 }
 
 func TestServeUntilCancelled(t *testing.T) {
-	cfg := config{DatabaseURL: pgtest.EmptyDSN(t), ListenAddr: "127.0.0.1:0", HS256Secret: []byte(goodSecret), ShutdownTimeout: 5 * time.Second}
+	// Pool settings in the URL must reach the pool, not the server.
+	cfg := config{DatabaseURL: withParam(pgtest.EmptyDSN(t), "pool_max_conns", "3"), ListenAddr: "127.0.0.1:0",
+		HS256Secret: []byte(goodSecret), ShutdownTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
@@ -222,4 +224,15 @@ func TestDevCommand(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("dev did not stop")
 	}
+}
+
+// withParam adds a parameter to a URL or keyword/value DSN.
+func withParam(dsn, key, value string) string {
+	switch {
+	case strings.Contains(dsn, "://") && strings.Contains(dsn, "?"):
+		return dsn + "&" + key + "=" + value
+	case strings.Contains(dsn, "://"):
+		return dsn + "?" + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 )
 
 // MaxBatchRequests is Graph's limit on requests in one JSON batch.
@@ -29,6 +32,16 @@ type batchRequest struct {
 	DependsOn []string
 }
 
+// header finds one of the request's headers, whatever its case.
+func (r batchRequest) header(name string) string {
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
 type batchResponse struct {
 	ID      string            `json:"id"`
 	Status  int               `json:"status"`
@@ -38,6 +51,8 @@ type batchResponse struct {
 
 // batch serves POST /{version}/$batch: each inner request runs through the
 // same router, with the batch's Authorization, as if it came on its own.
+// Requests run concurrently, each once its dependencies have answered, so
+// independent creates in one batch share the store's grouped commits.
 func (s *server) batch(version string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, ok := s.readJSON(c)
@@ -49,17 +64,8 @@ func (s *server) batch(version string) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		run := &batchRun{s: s, c: c, version: version, reqs: reqs, done: map[string]batchResponse{}, running: map[string]bool{}}
-		var out []batchResponse
-		for _, r := range reqs {
-			res, err := run.execute(r)
-			if err != nil {
-				s.writeError(c, err)
-				return
-			}
-			out = append(out, res)
-		}
-		s.respond(c, http.StatusOK, map[string]any{"responses": out})
+		run := &batchRun{s: s, c: c, version: version}
+		s.respond(c, http.StatusOK, map[string]any{"responses": run.all(reqs)})
 	}
 }
 
@@ -67,45 +73,48 @@ type batchRun struct {
 	s       *server
 	c       *gin.Context
 	version string
-	reqs    []batchRequest
-	done    map[string]batchResponse
-	running map[string]bool
 }
 
-// execute runs r after its dependencies; a dependency that failed makes r a
-// 424 without running it.
-func (b *batchRun) execute(r batchRequest) (batchResponse, error) {
-	key := strings.ToLower(r.ID)
-	if res, ok := b.done[key]; ok {
-		return res, nil
+// all runs every request in its own goroutine. Results are written before
+// each request's done channel closes, so a dependant reads them safely.
+func (b *batchRun) all(reqs []batchRequest) []batchResponse {
+	index := map[string]int{}
+	done := make([]chan struct{}, len(reqs))
+	for i, r := range reqs {
+		index[strings.ToLower(r.ID)] = i
+		done[i] = make(chan struct{})
 	}
-	if b.running[key] {
-		return batchResponse{}, badRequest("requests", "The batch's dependsOn references form a cycle through request '%s'.", truncate(r.ID, 64))
+	results := make([]batchResponse, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			failed := ""
+			for _, dep := range r.DependsOn {
+				j := index[strings.ToLower(dep)]
+				<-done[j]
+				if results[j].Status >= 400 && failed == "" {
+					failed = dep
+				}
+			}
+			if failed != "" {
+				results[i] = b.failedDependency(r, failed)
+				return
+			}
+			results[i] = b.serve(r)
+		}()
 	}
-	b.running[key] = true
-	failed := ""
-	for _, dep := range r.DependsOn {
-		i := slices.IndexFunc(b.reqs, func(x batchRequest) bool { return strings.EqualFold(x.ID, dep) })
-		res, err := b.execute(b.reqs[i])
-		if err != nil {
-			return batchResponse{}, err
-		}
-		if res.Status >= 400 && failed == "" {
-			failed = dep
-		}
-	}
-	var res batchResponse
-	if failed != "" {
-		res = b.failedDependency(r, failed)
-	} else {
-		res = b.serve(r)
-	}
-	b.done[key] = res
-	return res, nil
+	wg.Wait()
+	return results
 }
 
 func (b *batchRun) serve(r batchRequest) batchResponse {
 	url := "/" + b.version + "/" + strings.TrimPrefix(r.URL, "/")
+	if abs, ok := versionedPath(r.URL); ok {
+		url = abs
+	}
 	req, err := http.NewRequestWithContext(b.c.Request.Context(), r.Method, url, bytes.NewReader(r.Body))
 	if err != nil {
 		rec := httptest.NewRecorder()
@@ -133,7 +142,13 @@ func (b *batchRun) failedDependency(r batchRequest, dep string) batchResponse {
 	rec := httptest.NewRecorder()
 	ctx, _ := gin.CreateTestContext(rec)
 	ctx.Request = b.c.Request
-	ctx.Set(idsKey, requestIDs(b.c))
+	id := ids{request: uuid.NewString(), client: r.header("client-request-id")}
+	if id.client == "" {
+		id.client = id.request
+	}
+	ctx.Set(idsKey, id)
+	ctx.Header("request-id", id.request)
+	ctx.Header("client-request-id", id.client)
 	respondError(ctx, http.StatusFailedDependency, "failedDependency",
 		fmt.Sprintf("The request was not run because request '%s' it depends on failed.", truncate(dep, 64)), "dependsOn")
 	return recorded(r.ID, rec)
@@ -231,10 +246,28 @@ func decodeBatchRequest(path string, raw json.RawMessage) (batchRequest, error) 
 		return r, badRequest(path+".id", "Property '%s.id' is required.", path)
 	case !slices.Contains([]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete}, r.Method):
 		return r, badRequest(path+".method", "Property '%s.method' must be GET, POST, PATCH, PUT or DELETE.", path)
-	case r.URL == "" || strings.Contains(r.URL, "://") || strings.HasPrefix(strings.TrimPrefix(r.URL, "/"), "$batch"):
+	case r.URL == "" || strings.HasPrefix(strings.TrimPrefix(r.URL, "/"), "$batch"):
 		return r, badRequest(path+".url", "Property '%s.url' must be a path relative to the version root, such as /external/connections.", path)
+	case strings.Contains(r.URL, "://"):
+		if p, ok := versionedPath(r.URL); !ok || strings.Contains(p, "/$batch") {
+			return r, badRequest(path+".url", "Property '%s.url' must be relative to the version root, or an absolute URL whose path starts with /v1.0/ or /beta/.", path)
+		}
 	}
 	return r, nil
+}
+
+// versionedPath accepts an absolute item URL, as the Graph SDKs build when
+// their request builders carry a full base URL: only its path and query are
+// used, and the path must start at a version root.
+func versionedPath(raw string) (string, bool) {
+	if !strings.Contains(raw, "://") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !(strings.HasPrefix(u.Path, "/v1.0/") || strings.HasPrefix(u.Path, "/beta/")) {
+		return "", false
+	}
+	return u.RequestURI(), true
 }
 
 func checkBatchReferences(reqs []batchRequest) error {
@@ -251,6 +284,46 @@ func checkBatchReferences(reqs []batchRequest) error {
 			if !seen[strings.ToLower(dep)] {
 				return badRequest("dependsOn", "Request '%s' depends on '%s', which is not in the batch.", truncate(r.ID, 64), truncate(dep, 64))
 			}
+		}
+	}
+	return checkCycles(reqs)
+}
+
+// checkCycles refuses dependsOn references that loop, which would leave the
+// requests on the loop waiting for each other forever.
+func checkCycles(reqs []batchRequest) error {
+	deps := map[string][]string{}
+	for _, r := range reqs {
+		for _, d := range r.DependsOn {
+			deps[strings.ToLower(r.ID)] = append(deps[strings.ToLower(r.ID)], strings.ToLower(d))
+		}
+	}
+	const (
+		unvisited = iota
+		visiting
+		visited
+	)
+	state := map[string]int{}
+	var visit func(id string) error
+	visit = func(id string) error {
+		switch state[id] {
+		case visiting:
+			return badRequest("dependsOn", "The batch's dependsOn references form a cycle through request '%s'.", truncate(id, 64))
+		case visited:
+			return nil
+		}
+		state[id] = visiting
+		for _, d := range deps[id] {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		state[id] = visited
+		return nil
+	}
+	for _, r := range reqs {
+		if err := visit(strings.ToLower(r.ID)); err != nil {
+			return err
 		}
 	}
 	return nil

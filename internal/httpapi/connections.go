@@ -113,6 +113,7 @@ func (s *server) createConnection(rt route) gin.HandlerFunc {
 		}
 		s.markReplay(c, replayed)
 		c.Header("Location", s.entityURL(c, rt, conn.ID))
+		c.Header("ETag", etag(conn.Version))
 		s.respond(c, http.StatusCreated, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
 	}
 }

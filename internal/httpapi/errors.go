@@ -84,7 +84,7 @@ func (s *server) writeError(c *gin.Context, err error) {
 	case hasPub && errors.Is(err, connections.ErrAlreadyExists):
 		respondError(c, http.StatusConflict, codeAlreadyExists, pub.Message, "")
 	case hasPub && errors.Is(err, connections.ErrConflict):
-		respondError(c, http.StatusConflict, codeConflict, pub.Message, "")
+		respondError(c, http.StatusConflict, codeConflict, pub.Message, pub.Target)
 	case hasPub && errors.Is(err, connections.ErrUnprocessable):
 		respondError(c, http.StatusUnprocessableEntity, codeKeyReused, pub.Message, pub.Target)
 	case hasPub && errors.Is(err, connections.ErrLimitExceeded):

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -110,9 +112,36 @@ func (s *server) checkJSONBody(c *gin.Context, limit int64) {
 			"The request body must be sent with Content-Type application/json.", "")
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	if !decodeContentEncoding(c, limit) {
+		return
+	}
 	c.Set(bodyLimitKey, limit)
 	c.Next()
+}
+
+// decodeContentEncoding caps the body and undoes gzip, which the Graph SDKs'
+// default middleware applies to every request body. The cap applies to both
+// the compressed and the decompressed bytes, so a small body cannot expand
+// into a large one. Other encodings are a 415, on which the SDKs resend the
+// body uncompressed.
+func decodeContentEncoding(c *gin.Context, limit int64) bool {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(c.GetHeader("Content-Encoding"))); enc {
+	case "", "identity":
+		c.Request.Body = body
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			respondError(c, http.StatusBadRequest, codeInvalidRequest, "The gzip-encoded request body is corrupt.", "")
+			return false
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, zr, limit)
+	default:
+		respondError(c, http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+			"The Content-Encoding '"+truncate(enc, 32)+"' is not supported; send the body uncompressed or gzip-encoded.", "")
+		return false
+	}
+	return true
 }
 
 // rejectQueryOptions refuses query options on writes: OData applies system

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"mime"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -86,3 +87,16 @@ func parseIfMatch(c *gin.Context) *connections.Precondition {
 }
 
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// negotiate refuses, before any work is done, a request whose Accept header
+// excludes what the route answers: JSON everywhere, text/plain for $count.
+// Checking first means a refused PATCH has changed nothing.
+func negotiate(c *gin.Context) {
+	answers := "application/json"
+	if strings.HasSuffix(c.FullPath(), "/$count") {
+		answers = "text/plain"
+	}
+	if !accepts(c.GetHeader("Accept"), answers) {
+		respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "This resource answers "+answers+"; the Accept header excludes it.", "")
+	}
+}

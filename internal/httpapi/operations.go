@@ -89,10 +89,6 @@ func (s *server) listOperations(rt route) gin.HandlerFunc {
 // countOperations answers the $count segment with a bare integer.
 func (s *server) countOperations(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !accepts(c.GetHeader("Accept"), "text/plain") {
-			respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "The $count segment answers text/plain.", "")
-			return
-		}
 		opts, err := parseQuery(c, rt, countOptions, nil)
 		if err != nil {
 			s.writeError(c, err)
@@ -104,6 +100,7 @@ func (s *server) countOperations(rt route) gin.HandlerFunc {
 			return
 		}
 		c.Header("OData-Version", "4.0")
+		c.Header("Cache-Control", "no-cache")
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(strconv.FormatInt(n, 10)))
 	}
 }

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -233,5 +235,37 @@ func TestCreateOperationAcceptsContentTypeParameters(t *testing.T) {
 		body: `{"status":"completed","error":null,"id":null}`, header: map[string]string{"Content-Type": "application/json; charset=utf-8"}})
 	if r.status != http.StatusCreated {
 		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+}
+
+func TestGzipBodiesAreAccepted(t *testing.T) {
+	e := newEnv(t)
+	tok := writer(t, "contoso")
+	e.createConnection(tok, "hrconn")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write([]byte(`{"id":"zipped","status":"completed"}`))
+	_ = zw.Close()
+	r := e.send(request{method: http.MethodPost, path: "/v1.0/external/connections/hrconn/operations", token: tok,
+		body: buf.String(), header: map[string]string{"Content-Encoding": "gzip"}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("gzip create: %d %s", r.status, r.body)
+	}
+	r = e.send(request{method: http.MethodPost, path: "/v1.0/external/connections/hrconn/operations", token: tok,
+		body: "not gzip", header: map[string]string{"Content-Encoding": "gzip"}})
+	wantError(t, r, http.StatusBadRequest, "invalidRequest")
+	r = e.send(request{method: http.MethodPost, path: "/v1.0/external/connections/hrconn/operations", token: tok,
+		body: `{}`, header: map[string]string{"Content-Encoding": "br"}})
+	wantError(t, r, http.StatusUnsupportedMediaType, "unsupportedMediaType")
+	// A small compressed body that expands past the limit is refused.
+	buf.Reset()
+	zw = gzip.NewWriter(&buf)
+	_, _ = zw.Write([]byte(`{"error":{"message":"` + strings.Repeat("x", 1<<20) + `"}}`))
+	_ = zw.Close()
+	r = e.send(request{method: http.MethodPost, path: "/v1.0/external/connections/hrconn/operations", token: tok,
+		body: buf.String(), header: map[string]string{"Content-Encoding": "gzip"}})
+	wantError(t, r, http.StatusRequestEntityTooLarge, "requestEntityTooLarge")
+	if n := e.operationCount(); n != 1 {
+		t.Errorf("operations = %d, want 1", n)
 	}
 }

@@ -136,10 +136,10 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	r.GET("/openapi.yaml", s.openAPI)
 
 	for _, version := range []string{"v1.0", "beta"} {
-		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
+		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, negotiate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
-			g := r.Group("/"+version+"/"+set, s.authenticate, s.rateLimit, applyPreferences, s.requireJSONBody)
+			g := r.Group("/"+version+"/"+set, s.authenticate, s.rateLimit, negotiate, applyPreferences, s.requireJSONBody)
 			g.POST("", s.createConnection(rt))
 			g.GET("", s.listConnections(rt))
 			g.GET("/:connectionId", s.getConnection(rt))

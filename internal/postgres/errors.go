@@ -61,6 +61,9 @@ func isUnavailable(err error) bool {
 	// An I/O failure on a connection that was already open surfaces as a plain
 	// error; pgx closes such a connection, and the statement may or may not have
 	// run, so it is reported as unavailable rather than as a bug.
+	// pgconn.ErrConnClosed: pgx had already closed the connection (its socket
+	// failed earlier) when this statement tried to use it; nothing was sent.
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
 }

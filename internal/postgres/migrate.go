@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -84,11 +84,13 @@ func LatestVersion() (int64, error) {
 }
 
 func withProvider(ctx context.Context, dsn string, log *slog.Logger, fn func(*goose.Provider) error) error {
-	cfg, err := pgx.ParseConfig(dsn)
+	// Parsed as a pool URL so that pool settings in it (pool_max_conns, ...)
+	// are understood rather than sent to the server as unknown parameters.
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("parse database URL: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg.ConnConfig)
 	defer db.Close()
 	if err := pingWithin(ctx, db, 10*time.Second); err != nil {
 		return err

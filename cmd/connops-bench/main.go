@@ -1,0 +1,119 @@
+// Command connops-bench measures connops end to end: it starts (or uses)
+// PostgreSQL and the service, drives operation creates over real HTTP at
+// several concurrencies, runs the same durable insert straight against the
+// database in the same run for comparison, then measures reads, $batch and
+// start-up, and prints tables ready to paste into docs/performance.md.
+//
+//	go run ./cmd/connops-bench [-duration 5s] [-clients 1,8,32,64] [-sizes 10000,1000000] [-skip-large]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings of one run.
+type options struct {
+	duration     time.Duration
+	warmup       time.Duration
+	clients      []int
+	batchClients []int
+	sizes        []int
+	skipLarge    bool
+	databaseURL  string
+	binary       string
+	cpuProfile   string
+	rateLimit    float64
+	args         []string
+}
+
+// errUsage means the flag package already reported the problem.
+var errUsage = errors.New("usage")
+
+// largeSize is the smallest store size that -skip-large leaves out.
+const largeSize = 100_000
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	opts, err := parseOptions(os.Args[1:], os.Stderr)
+	if err != nil {
+		stop()
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "connops-bench:", err)
+		}
+		os.Exit(2)
+	}
+	err = run(ctx, opts, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "connops-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("connops-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := options{args: args}
+	fs.DurationVar(&opts.duration, "duration", 5*time.Second, "measured time of each step")
+	fs.DurationVar(&opts.warmup, "warmup", time.Second, "unmeasured warm-up before each step")
+	clients := fs.String("clients", "1,8,32,64", "concurrent clients of the create steps")
+	batchClients := fs.String("batch-clients", "8,32", "concurrent clients of the $batch steps")
+	sizes := fs.String("sizes", "10000,1000000", "stored operations for the read steps")
+	fs.BoolVar(&opts.skipLarge, "skip-large", false, fmt.Sprintf("skip read sizes of %d or more", largeSize))
+	fs.StringVar(&opts.databaseURL, "database-url", "", "use this PostgreSQL instead of a private cluster (DB CPU is then not measured)")
+	fs.StringVar(&opts.binary, "binary", "", "prebuilt connops binary (default: go build ./cmd/connops)")
+	fs.Float64Var(&opts.rateLimit, "rate-limit", 1e6, "the service's RATE_LIMIT_RPS and RATE_LIMIT_BURST: high, so the limiter runs but never rejects; 0 turns it off")
+	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the service during the busiest create step to this file (via ADMIN_ADDR pprof)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return opts, err
+		}
+		return opts, errUsage
+	}
+	var err error
+	if opts.clients, err = parseInts(*clients); err != nil {
+		return opts, fmt.Errorf("-clients: %w", err)
+	}
+	if opts.batchClients, err = parseInts(*batchClients); err != nil {
+		return opts, fmt.Errorf("-batch-clients: %w", err)
+	}
+	if opts.sizes, err = parseInts(*sizes); err != nil {
+		return opts, fmt.Errorf("-sizes: %w", err)
+	}
+	if opts.rateLimit < 0 {
+		return opts, errors.New("-rate-limit must not be negative")
+	}
+	if opts.duration <= 0 || opts.warmup < 0 {
+		return opts, errors.New("-duration must be positive and -warmup not negative")
+	}
+	return opts, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

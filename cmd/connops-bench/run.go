@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connops/connops/internal/auth"
+	"github.com/connops/connops/internal/connections"
+)
+
+const (
+	benchConnection = "bench"
+	batchSize       = 20
+	startupRuns     = 3
+)
+
+// bench is the state one run shares between its steps.
+type bench struct {
+	opts     options
+	progress io.Writer
+	db       *databases
+	svc      *service
+	probe    *cpuProbe
+	admin    string // the service's pprof address, when profiling
+	tenant   string
+	token    string
+}
+
+func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error) {
+	dir, removeDir, err := tempDir()
+	if err != nil {
+		return err
+	}
+	defer removeDir()
+	binary := opts.binary
+	if binary == "" {
+		fmt.Fprintln(stderr, "building ./cmd/connops")
+		if binary, err = buildService(ctx, dir); err != nil {
+			return err
+		}
+	}
+	db, err := openDatabases(ctx, opts.databaseURL, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.close()) }()
+
+	b := &bench{opts: opts, progress: stderr, db: db, tenant: "benchtenant"}
+	if opts.databaseURL != "" {
+		// A tenant of its own keeps this run's rows apart from earlier ones.
+		b.tenant += "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	svcCfg := serviceConfig{binary: binary, databaseURL: db.serviceDSN, secret: hex.EncodeToString(secret), rateLimit: opts.rateLimit}
+	if b.token, err = auth.Issue([]byte(svcCfg.secret), auth.DevToken{
+		TenantID: b.tenant, AppID: "connops-bench", Roles: []string{connections.PermReadWriteAll}, TTL: 24 * time.Hour,
+	}, time.Now()); err != nil {
+		return fmt.Errorf("issue token: %w", err)
+	}
+	if opts.cpuProfile != "" {
+		if svcCfg.adminAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	if b.svc, err = startService(svcCfg); err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			err = errors.Join(err, b.svc.stop())
+		}
+	}()
+	if err := b.svc.waitReady(ctx, 5*time.Minute); err != nil {
+		return err
+	}
+	b.admin = svcCfg.adminAddr
+	b.probe = &cpuProbe{service: b.svc.pid(), postmaster: db.postmaster}
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	if err := b.printHeader(ctx, stdout, binary); err != nil {
+		return err
+	}
+
+	creates, err := b.runCreates(ctx)
+	if err != nil {
+		return err
+	}
+	printCreates(stdout, creates)
+	b.printMemory(stdout, creates)
+
+	batches, err := b.runBatches(ctx, creates)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	printBatches(stdout, batches)
+
+	reads, err := b.runReads(ctx)
+	if err != nil {
+		return err
+	}
+	if len(reads) > 0 {
+		fmt.Fprintf(stdout, "\n### Reads at %d clients\n\n", readClients)
+		printReads(stdout, reads)
+	}
+
+	hwm, _ := memoryKB(b.svc.pid(), "VmHWM")
+	lines, size := b.svc.logs.counts()
+	stopped = true
+	if err := b.svc.stop(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nservice peak RSS over the whole run (VmHWM): %s; service log: %d lines, %.1f MiB\n",
+		fmtMiB(hwm), lines, float64(size)/(1<<20))
+
+	fmt.Fprintln(stderr, "timing start-up")
+	times, err := startupTimes(ctx, svcCfg, startupRuns)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	printStartup(stdout, times)
+	return nil
+}
+
+// prepare creates the connection the creates go to, through the API, and
+// its twin in the baseline database.
+func (b *bench) prepare(ctx context.Context) error {
+	c := newAPIClients(b.svc.base, b.token, 1)[0]
+	defer c.close()
+	if err := c.createConnection(ctx, benchConnection); err != nil {
+		return err
+	}
+	return prepareRaw(ctx, b.db.rawDSN, b.tenant, benchConnection)
+}
+
+func (b *bench) printHeader(ctx context.Context, w io.Writer, binary string) error {
+	info, err := b.db.info(ctx)
+	if err != nil {
+		return err
+	}
+	pool := "service's default pool size"
+	limiter := fmt.Sprintf("rate limiter on at RATE_LIMIT_RPS=%g (never rejects here)", b.opts.rateLimit)
+	if b.opts.rateLimit == 0 {
+		limiter = "rate limiter off"
+	}
+	dbCPU := "database CPU measured over the private cluster's processes"
+	if b.db.postmaster == 0 {
+		dbCPU = "database CPU not measured"
+	}
+	printMachine(w, machine{
+		server:  info,
+		command: "go run ./cmd/connops-bench " + strings.Join(b.opts.args, " "),
+		load:    loadAverage(),
+		features: fmt.Sprintf("HS256 bearer tokens verified per request, body validation, JSON request log at info, "+
+			"Prometheus metrics (%s), %s", b.metricsState(ctx), limiter),
+		service: fmt.Sprintf("separate process %s serve, LOG_LEVEL=info, %s; %s; steps %s warm-up + %s measured",
+			binary, pool, dbCPU, b.opts.warmup, b.opts.duration),
+	})
+	return nil
+}
+
+// metricsState says whether /metrics answers, as evidence metrics are on.
+func (b *bench) metricsState(ctx context.Context) string {
+	c := newAPIClients(b.svc.base, b.token, 1)[0]
+	defer c.close()
+	body, err := c.call(ctx, http.MethodGet, "/metrics", nil, http.StatusOK, true)
+	if err != nil {
+		return "/metrics did not answer: " + err.Error()
+	}
+	samples := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			samples++
+		}
+	}
+	return fmt.Sprintf("/metrics answers with %d samples", samples)
+}
+
+func (b *bench) runCreates(ctx context.Context) ([]createRow, error) {
+	var rows []createRow
+	most := slices.Max(b.opts.clients)
+	for _, n := range b.opts.clients {
+		row := createRow{clients: n}
+		fmt.Fprintf(b.progress, "creates: service, %d clients\n", n)
+		clients := newAPIClients(b.svc.base, b.token, n)
+		spec := loadSpec{clients: n, warmup: b.opts.warmup, window: b.opts.duration, probe: b.probe,
+			do: func(ctx context.Context, w int) (int, error) {
+				return clients[w].createOperation(ctx, benchConnection)
+			},
+		}
+		if n == most {
+			spec.during = func(ctx context.Context) {
+				profiled := b.profile(ctx)
+				row.peakRSSKB = sampleRSS(ctx, b.svc.pid())
+				if err := <-profiled; err != nil {
+					fmt.Fprintln(b.progress, "warning: CPU profile:", err)
+				}
+			}
+		}
+		var err error
+		row.service, err = drive(ctx, spec)
+		closeAll(clients)
+		if err != nil {
+			return rows, err
+		}
+		if row.dbSessions, err = b.db.serviceConnections(ctx); err != nil {
+			return rows, fmt.Errorf("count service sessions: %w", err)
+		}
+		fmt.Fprintf(b.progress, "creates: raw, %d clients\n", n)
+		row.raw, err = rawInserts(ctx, b.db.rawDSN, b.tenant, benchConnection, n, b.opts.warmup, b.opts.duration, b.probe)
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// sampleRSS returns the largest VmRSS seen until ctx ends.
+func sampleRSS(ctx context.Context, pid int) int64 {
+	var peak int64
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if kb, err := memoryKB(pid, "VmRSS"); err == nil {
+			peak = max(peak, kb)
+		}
+		select {
+		case <-ctx.Done():
+			return peak
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *bench) printMemory(w io.Writer, rows []createRow) {
+	hwm, err := memoryKB(b.svc.pid(), "VmHWM")
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "\nservice peak RSS after the create steps (VmHWM): %s", fmtMiB(hwm))
+	for _, r := range rows {
+		if r.peakRSSKB > 0 {
+			fmt.Fprintf(w, "; largest VmRSS sampled during the %d-client step: %s", r.clients, fmtMiB(r.peakRSSKB))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func fmtMiB(kb int64) string { return fmt.Sprintf("%.1f MiB", float64(kb)/1024) }
+
+func (b *bench) runBatches(ctx context.Context, creates []createRow) ([]batchRow, error) {
+	body := batchBody(benchConnection, batchSize)
+	var rows []batchRow
+	for _, n := range b.opts.batchClients {
+		fmt.Fprintf(b.progress, "$batch: %d clients\n", n)
+		clients := newAPIClients(b.svc.base, b.token, n)
+		res, err := drive(ctx, loadSpec{clients: n, warmup: b.opts.warmup, window: b.opts.duration, probe: b.probe,
+			do: func(ctx context.Context, w int) (int, error) {
+				return clients[w].batch(ctx, body, batchSize)
+			},
+		})
+		closeAll(clients)
+		if err != nil {
+			return rows, err
+		}
+		row := batchRow{clients: n, batch: res}
+		for i := range creates {
+			if creates[i].clients == n {
+				row.single = &creates[i].service
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func (b *bench) runReads(ctx context.Context) ([]readResult, error) {
+	var out []readResult
+	for _, size := range b.opts.sizes {
+		if b.opts.skipLarge && size >= largeSize {
+			fmt.Fprintf(b.progress, "reads: skipping %d stored operations (-skip-large)\n", size)
+			continue
+		}
+		r, err := measureReads(ctx, b, size)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

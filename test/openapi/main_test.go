@@ -1,0 +1,383 @@
+// Package openapi_test holds connops to its OpenAPI document: it drives a real
+// connops over HTTP and validates every request it sends and every response
+// it gets against internal/httpapi/openapi.json.
+package openapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gin-gonic/gin"
+
+	"github.com/connops/connops/internal/auth"
+	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/httpapi"
+	"github.com/connops/connops/internal/pgtest"
+	"github.com/connops/connops/internal/postgres"
+	"github.com/connops/connops/internal/telemetry"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	// OData's /$count answers a bare integer as text/plain; the document
+	// describes it with an integer schema, as Graph's own description does.
+	openapi3filter.RegisterBodyDecoder("text/plain", decodePlainInteger)
+	pgtest.Main(m)
+}
+
+// documentPath is the document as the service embeds it.
+const documentPath = "../../internal/httpapi/openapi.json"
+
+const testSecret = "openapi-test-secret-0123456789abcdef-0123456789"
+
+var plainInteger = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+
+func decodePlainInteger(body io.Reader, _ http.Header, schema *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	if schema == nil || schema.Value == nil || !schema.Value.Type.Is("integer") {
+		return string(data), nil
+	}
+	if !plainInteger.Match(data) {
+		return nil, fmt.Errorf("text/plain body %q is not a decimal integer", data)
+	}
+	n, err := strconv.ParseInt(string(data), 10, 64)
+	if err != nil {
+		return nil, err
+	}
+	return float64(n), nil
+}
+
+// loadDocument reads, loads and validates the document.
+func loadDocument(t *testing.T) (*openapi3.T, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(documentPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("load document: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("document is not valid OpenAPI 3: %v", err)
+	}
+	return doc, raw
+}
+
+// want says what the document should make of a request.
+type want int
+
+const (
+	// valid: the request must satisfy the document.
+	valid want = iota
+	// invalid: the request must break the document (a deliberate error case
+	// the document is expected to describe as wrong).
+	invalid
+	// unchecked: the document cannot tell (e.g. an unsupported query option,
+	// which OpenAPI cannot forbid).
+	unchecked
+)
+
+// env is one connops on its own database, reached over real HTTP, with the
+// document's router to check each exchange.
+type env struct {
+	url    string
+	engine *gin.Engine
+	doc    *openapi3.T
+	router routers.Router
+}
+
+// exercised records "operationId status" of every validated response, across
+// all environments, so a test can tell which documented answers were seen.
+var exercised = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+func markExercised(key string) {
+	exercised.Lock()
+	exercised.m[key] = true
+	exercised.Unlock()
+}
+
+type envOptions struct {
+	cfg httpapi.Config
+	// faulty puts faultyService in front of the real service and a failing
+	// readiness check in place of the database's.
+	faulty bool
+	svc    connections.Options
+}
+
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	doc, _ := loadDocument(t)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.New(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ready, err := postgres.NewReadiness(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := connections.NewService(postgres.NewStore(pool), log, opts.svc)
+	verifier, err := auth.New(t.Context(), auth.Options{HS256Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As cmd/connops wires it: metrics beside the API on one port.
+	metrics := telemetry.New(pool)
+	opts.cfg.Metrics = metrics
+	var h http.Handler
+	if opts.faulty {
+		h, err = httpapi.New(opts.cfg, faultyService{svc}, verifier, notReady{}, log)
+	} else {
+		h, err = httpapi.New(opts.cfg, svc, verifier, ready, log)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, ok := h.(*gin.Engine)
+	if !ok {
+		t.Fatalf("httpapi.New returned %T; the route coverage check needs the *gin.Engine", h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler())
+	mux.Handle("/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &env{url: srv.URL, engine: engine, doc: doc, router: router}
+}
+
+// token signs a token for tenant with the given application roles.
+func token(t *testing.T, tenant string, roles ...string) string {
+	t.Helper()
+	tok, err := auth.Issue([]byte(testSecret), auth.DevToken{TenantID: tenant, AppID: "app-" + tenant, Roles: roles, TTL: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func writer(t *testing.T, tenant string) string {
+	return token(t, tenant, connections.PermReadWriteAll)
+}
+func reader(t *testing.T, tenant string) string { return token(t, tenant, connections.PermReadAll) }
+
+// req is one request of a scenario.
+type req struct {
+	method string
+	// target is a path with query relative to the server, or an absolute URL
+	// (a nextLink).
+	target string
+	token  string
+	// body is sent as JSON unless it is a []byte or string, sent as is.
+	body   any
+	header map[string]string
+	// status is the status the service must answer.
+	status int
+	// request is what the document should make of the request.
+	request want
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) object(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+func encodeBody(t *testing.T, body any) []byte {
+	t.Helper()
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return b
+	case string:
+		return []byte(b)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// do sends r, checks the status, and validates request and response against
+// the document.
+func (e *env) do(t *testing.T, r req) resp {
+	t.Helper()
+	target := r.target
+	if !strings.HasPrefix(target, "http") {
+		target = e.url + target
+	}
+	body := encodeBody(t, r.body)
+	build := func() *http.Request {
+		hr, err := http.NewRequestWithContext(t.Context(), r.method, target, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != nil {
+			hr.Header.Set("Content-Type", "application/json")
+		}
+		if r.token != "" {
+			hr.Header.Set("Authorization", "Bearer "+r.token)
+		}
+		for k, v := range r.header {
+			hr.Header.Set(k, v)
+		}
+		return hr
+	}
+	res, err := http.DefaultClient.Do(build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got := resp{status: res.StatusCode, header: res.Header}
+	if got.body, err = io.ReadAll(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	if r.status != 0 && got.status != r.status {
+		t.Fatalf("%s %s: status %d, want %d\n%s", r.method, r.target, got.status, r.status, got.body)
+	}
+	e.validate(t, build(), r.request, got)
+	return got
+}
+
+// validate checks one exchange against the document. A request to a path or
+// method the document does not list must have been answered with the
+// document's resourceNotFound or methodNotAllowed response.
+func (e *env) validate(t *testing.T, hr *http.Request, expect want, got resp) {
+	t.Helper()
+	what := hr.Method + " " + hr.URL.RequestURI()
+	route, params, err := e.router.FindRoute(hr)
+	switch {
+	case errors.Is(err, routers.ErrPathNotFound):
+		e.validateComponent(t, what, "notFound", http.StatusNotFound, got)
+		return
+	case errors.Is(err, routers.ErrMethodNotAllowed):
+		e.validateComponent(t, what, "methodNotAllowed", http.StatusMethodNotAllowed, got)
+		return
+	case err != nil:
+		t.Fatalf("%s: find route: %v", what, err)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: hr, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent, MultiError: true},
+	}
+	reqErr := openapi3filter.ValidateRequest(t.Context(), in)
+	switch {
+	case expect == valid && reqErr != nil:
+		t.Errorf("%s: request does not match the document: %v", what, reqErr)
+	case expect == invalid && reqErr == nil:
+		t.Errorf("%s: request was meant to break the document, but the document accepts it", what)
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: got.status, Header: got.header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	out.SetBodyBytes(got.body)
+	if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
+		t.Errorf("%s: %d response does not match the document: %v\nheaders: %v\nbody: %s", what, got.status, err, got.header, got.body)
+	}
+	markExercised(route.Operation.OperationID + " " + strconv.Itoa(got.status))
+}
+
+// validateComponent checks an answer against one of the document's shared
+// responses (used where no operation applies: unknown paths and methods,
+// and 424 inside a batch).
+func (e *env) validateComponent(t *testing.T, what, name string, status int, got resp) {
+	t.Helper()
+	if got.status != status {
+		t.Errorf("%s: status %d, the document says %d here", what, got.status, status)
+		return
+	}
+	ref := e.doc.Components.Responses[name]
+	if ref == nil || ref.Value == nil {
+		t.Fatalf("document has no components.responses.%s", name)
+	}
+	for name, h := range ref.Value.Headers {
+		v := got.header.Get(name)
+		if v == "" {
+			if h.Value.Required {
+				t.Errorf("%s: header %s missing", what, name)
+			}
+			continue
+		}
+		if err := h.Value.Schema.Value.VisitJSON(v); err != nil {
+			t.Errorf("%s: header %s: %v", what, name, err)
+		}
+	}
+	mt := ref.Value.Content.Get(got.header.Get("Content-Type"))
+	if mt == nil {
+		t.Errorf("%s: content type %q is not in components.responses.%s", what, got.header.Get("Content-Type"), name)
+		return
+	}
+	var v any
+	if err := json.Unmarshal(got.body, &v); err != nil {
+		t.Errorf("%s: body is not JSON: %v", what, err)
+		return
+	}
+	if err := mt.Schema.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		t.Errorf("%s: body does not match components.responses.%s: %v\n%s", what, name, err, got.body)
+	}
+	markExercised("components.responses." + name)
+}
+
+// bearerPresent is the document's security check: a bearer token must be
+// sent. Whether it verifies is the service's business (401).
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if in.SecurityScheme == nil || in.SecurityScheme.Scheme != "bearer" {
+		return fmt.Errorf("unexpected security scheme %v", in.SecurityScheme)
+	}
+	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return errors.New("no bearer token")
+	}
+	return nil
+}
+
+// operationIDs lists every operation in the document.
+func operationIDs(doc *openapi3.T) []string {
+	var ids []string
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			ids = append(ids, op.OperationID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
