@@ -31,6 +31,7 @@ type config struct {
 	MaxConnections     int // per tenant
 	RequestTimeout     time.Duration
 	ShutdownTimeout    time.Duration
+	DrainDelay         time.Duration
 	OperationRetention time.Duration
 	IdempotencyTTL     time.Duration
 	AdminAddr          string
@@ -64,6 +65,7 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		MaxConnections:     30,
 		RequestTimeout:     10 * time.Second,
 		ShutdownTimeout:    20 * time.Second,
+		DrainDelay:         2 * time.Second,
 		OperationRetention: 30 * 24 * time.Hour,
 		IdempotencyTTL:     24 * time.Hour,
 	}
@@ -128,6 +130,13 @@ func parseNumbers(getenv func(string) string, cfg *config) error {
 		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout},
 		{"OPERATION_RETENTION", &cfg.OperationRetention},
 		{"IDEMPOTENCY_TTL", &cfg.IdempotencyTTL},
+	}
+	if v := getenv("SHUTDOWN_DRAIN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("SHUTDOWN_DRAIN_DELAY must be a duration of 0s or more, not %q", v)
+		}
+		cfg.DrainDelay = d
 	}
 	for _, d := range durations {
 		if v := getenv(d.name); v != "" {

@@ -139,8 +139,12 @@ func serveHTTP(ctx context.Context, cfg config, srv *http.Server, ready *drainab
 	case <-ctx.Done():
 	}
 
+	// Readiness fails first and the listener stays open for DrainDelay, so a
+	// load balancer that polls /readyz stops routing here before connections
+	// are refused. (Under Kubernetes the preStop sleep does the same job.)
 	ready.drain()
-	log.InfoContext(ctx, "shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	log.InfoContext(ctx, "draining", slog.Duration("delay", cfg.DrainDelay), slog.Duration("timeout", cfg.ShutdownTimeout))
+	time.Sleep(cfg.DrainDelay)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
