@@ -62,6 +62,7 @@ type Verifier struct {
 	keys   *keySet // nil unless a JWKS is configured
 	algs   []string
 	parser *jwt.Parser
+	cache  verified
 }
 
 // New returns a Verifier for opts. With a JWKSURL it fetches the keys before
@@ -129,6 +130,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (connections.Caller
 	if !compact(token) {
 		return connections.Caller{}, rejection("the token is malformed")
 	}
+	now := time.Now()
+	if caller, ok := v.cache.get(token, now, v.keys); ok {
+		return caller, nil
+	}
 	var claims Claims
 	t, err := v.parser.ParseWithClaims(token, &claims, v.keyFunc(ctx))
 	if err != nil {
@@ -137,7 +142,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (connections.Caller
 	if claims.TenantID == "" {
 		return connections.Caller{}, rejection("the token has no tenant (tid) claim")
 	}
-	return claims.Caller(), nil
+	caller := claims.Caller()
+	if claims.ExpiresAt != nil {
+		entry := verifiedEntry{caller: caller}
+		if kid, _ := t.Header["kid"].(string); kid != "" && t.Method.Alg() != algHS256 {
+			entry.kid = kid
+			entry.key, _, _ = v.keys.lookup(kid)
+		}
+		v.cache.put(token, entry, claims.ExpiresAt.Time, now)
+	}
+	return caller, nil
 }
 
 // Close stops the background JWKS refresh and waits for it. Verify keeps
