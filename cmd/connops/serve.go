@@ -22,6 +22,7 @@ import (
 	"github.com/connops/connops/internal/postgres"
 	"github.com/connops/connops/internal/retention"
 	"github.com/connops/connops/internal/telemetry"
+	"github.com/connops/connops/internal/tracing"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -48,12 +49,25 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // last. onListen, if set, learns the bound address.
 func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(addr string)) error {
 	migrateCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	err := postgres.Migrate(migrateCtx, cfg.DatabaseURL, log)
+	err := postgres.Migrate(migrateCtx, cfg.DatabaseURL, log, migrationLock(cfg))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	tr, err := tracing.Setup(ctx, cfg.OTLPEndpoint, log)
+	if err != nil {
+		return fmt.Errorf("set up tracing (OTEL_EXPORTER_OTLP_ENDPOINT): %w", err)
+	}
+	// Registered before the pool's Close, so it runs after the HTTP server,
+	// the jobs and the pool have stopped and their last spans are buffered.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(flushCtx); err != nil {
+			log.WarnContext(ctx, "flushing traces", slog.String("error", err.Error()))
+		}
+	}()
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, tr.PgxTracer())
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -86,13 +100,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(addr
 	api, err := httpapi.New(httpapi.Config{
 		PublicBaseURL: cfg.PublicBaseURL, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxy, Metrics: metrics,
+		Tracing: tr.GinMiddleware(),
 	}, svc, verifier, ready, log)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metrics.Handler())
-	mux.Handle("/", api)
+	// Only the API is traced: scrapes of /metrics would drown the traces.
+	mux.Handle("/", tr.Handler(api))
 
 	jobs.Add(1)
 	go func() {

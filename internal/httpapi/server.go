@@ -31,6 +31,9 @@ type Config struct {
 	TrustedProxies []string
 	// Metrics receives request and error counts; nil discards them.
 	Metrics Metrics
+	// Tracing, if set, runs first on every request (it names the trace span
+	// by route).
+	Tracing gin.HandlerFunc
 }
 
 // Metrics is what the HTTP layer reports.
@@ -121,6 +124,9 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 
+	if cfg.Tracing != nil {
+		r.Use(cfg.Tracing)
+	}
 	r.Use(withRequestIDs, s.logRequests, s.recoverPanics, s.withTimeout)
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, http.StatusNotFound, codeResourceNotFound, "No resource was found at this path.", "")

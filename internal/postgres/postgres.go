@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Open creates the request pool and checks the database answers.
-func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// Open creates the request pool and checks the database answers. tracer, if
+// not nil, traces every query.
+func Open(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
@@ -23,6 +25,7 @@ func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		// not hold them until the request deadline.
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	cfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
