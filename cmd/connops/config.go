@@ -36,6 +36,7 @@ type config struct {
 	IdempotencyTTL     time.Duration
 	AdminAddr          string
 	OTLPEndpoint       string
+	MigrationLock      string // "session" or "table", see postgres.MigrationLock
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -60,6 +61,7 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		Audience:           getenv("AUTH_AUDIENCE"),
 		AdminAddr:          getenv("ADMIN_ADDR"),
 		OTLPEndpoint:       getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		MigrationLock:      or(getenv("MIGRATION_LOCK"), "session"),
 		RateLimit:          50,
 		RateBurst:          100,
 		MaxConnections:     30,
@@ -80,6 +82,9 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 	}
 	if err := checkAuth(cfg, n); err != nil {
 		return cfg, err
+	}
+	if cfg.MigrationLock != "session" && cfg.MigrationLock != "table" {
+		return cfg, fmt.Errorf("MIGRATION_LOCK must be session or table (table behind PgBouncer in transaction mode), not %q", cfg.MigrationLock)
 	}
 	if cfg.PublicBaseURL != "" {
 		u, err := url.Parse(cfg.PublicBaseURL)

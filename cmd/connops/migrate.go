@@ -13,7 +13,7 @@ import (
 
 const migrateSynopsis = `connops migrate up|status
 
-  up      apply every pending embedded migration (under a Postgres advisory lock)
+  up      apply every pending embedded migration (under the MIGRATION_LOCK lock)
   status  list the embedded migrations and when each was applied`
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -31,13 +31,13 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	if fs.Arg(0) == "up" {
-		if err := postgres.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL, log, migrationLock(cfg)); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "migrations are up to date")
 		return nil
 	}
-	states, err := postgres.MigrationStatus(ctx, cfg.DatabaseURL, log)
+	states, err := postgres.MigrationStatus(ctx, cfg.DatabaseURL, log, migrationLock(cfg))
 	if err != nil {
 		return err
 	}
@@ -51,4 +51,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Version, state, at, s.Source)
 	}
 	return tw.Flush()
+}
+
+// migrationLock passes MIGRATION_LOCK through to the migrator.
+func migrationLock(cfg config) postgres.MigrateOption {
+	return postgres.WithMigrationLock(postgres.MigrationLock(cfg.MigrationLock))
 }

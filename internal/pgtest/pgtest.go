@@ -18,7 +18,8 @@ import (
 const cleanupTimeout = 30 * time.Second
 
 // DSN returns the URL of a new database with every migration applied, owned
-// by this test and dropped when it ends.
+// by this test and dropped when it ends. With PGTEST_PGBOUNCER=1 the URL
+// leads through PgBouncer and sets pgx's default_query_exec_mode=exec.
 func DSN(t testing.TB) string {
 	t.Helper()
 	s := getServer(t)
@@ -66,7 +67,7 @@ func (s *server) freshDatabase(t testing.TB, template string) string {
 			t.Errorf("pgtest: %v", err)
 		}
 	})
-	return s.dsn(name)
+	return s.clientDSN(name)
 }
 
 // Cluster starts a new private local cluster for this test alone, for fault
@@ -114,6 +115,9 @@ func Main(m *testing.M) {
 
 func (s *server) close(ctx context.Context) error {
 	var errs []error
+	if s.bouncer != nil {
+		errs = append(errs, s.bouncer.stop())
+	}
 	if s.template != "" {
 		errs = append(errs, s.dropDatabase(ctx, s.template))
 	}

@@ -9,6 +9,9 @@
 // server where we may CREATE DATABASE), else a Docker container, else a
 // private cluster from the machine's PostgreSQL binaries. When none is
 // possible, tests are skipped, or fail when CI=true.
+//
+// PGTEST_PGBOUNCER=1 puts a PgBouncer in transaction-pooling mode between the
+// tests and that server (see pgbouncer.go).
 package pgtest
 
 import (
@@ -37,6 +40,7 @@ type server struct {
 	adminDSN string                          // a database we may CREATE DATABASE from
 	admin    *pgxpool.Pool                   // runs CREATE/DROP DATABASE
 	stop     func(ctx context.Context) error // nil when we did not start the server
+	bouncer  *bouncer                        // set with PGTEST_PGBOUNCER=1; tests connect through it
 
 	templateOnce sync.Once
 	template     string // migrated database that per-test databases copy
@@ -112,6 +116,11 @@ func startServer(ctx context.Context) (*server, error) {
 		return nil, fmt.Errorf("connect to test server: %w", err)
 	}
 	s.admin = admin
+	if bouncerWanted() {
+		if s.bouncer, err = startBouncer(ctx, s.adminDSN); err != nil {
+			return nil, errors.Join(err, s.close(ctx))
+		}
+	}
 	return s, nil
 }
 
@@ -164,6 +173,15 @@ func (s *server) dropDatabase(ctx context.Context, name string) error {
 		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+// clientDSN is what a test connects to database name with: through
+// pgbouncer when there is one, else direct.
+func (s *server) clientDSN(name string) string {
+	if s.bouncer != nil {
+		return s.bouncer.dsn(name)
+	}
+	return s.dsn(name)
 }
 
 // dsn points adminDSN at database name, in either DSN syntax pgx accepts.

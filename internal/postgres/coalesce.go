@@ -64,11 +64,7 @@ func (co *coalescer) create(ctx context.Context, scope connections.Scope, op con
 	if err != nil {
 		return connections.Operation{}, err
 	}
-	req := &createRequest{ctx: ctx, scope: scope, op: op, done: make(chan createResult, 1)}
-	if errJSON != nil {
-		s := string(errJSON)
-		req.err = &s
-	}
+	req := &createRequest{ctx: ctx, scope: scope, op: op, err: errJSON, done: make(chan createResult, 1)}
 	co.mu.Lock()
 	co.pending = append(co.pending, req)
 	start := co.flushing < maxFlushers

@@ -63,7 +63,8 @@ func inTx[T any](ctx context.Context, pool *pgxpool.Pool, tenant string, idem *c
 		if err != nil {
 			return fmt.Errorf("encode idempotent result: %w", err)
 		}
-		if _, err := tx.Exec(ctx, recordKeySQL, tenant, idem.AppID, idem.Key, result); err != nil {
+		// As text: see encodeError.
+		if _, err := tx.Exec(ctx, recordKeySQL, tenant, idem.AppID, idem.Key, string(result)); err != nil {
 			return fmt.Errorf("record idempotency key: %w", err)
 		}
 		return nil

@@ -24,13 +24,41 @@ type MigrationState struct {
 	AppliedAt time.Time
 }
 
+// MigrationLock names how replicas that migrate at the same time take turns.
+type MigrationLock string
+
+const (
+	// LockSession holds a session-level advisory lock on one connection for
+	// the whole run (goose's session locker). It needs a real session: a
+	// direct connection or a session-pooling proxy.
+	LockSession MigrationLock = "session"
+	// LockTable leases a row in the goose_lock table, renewed by a heartbeat,
+	// through any connection (goose's table locker). It works behind PgBouncer
+	// in transaction mode, where a session lock could be taken on one server
+	// connection and released on another.
+	LockTable MigrationLock = "table"
+)
+
+// MigrateOption changes how Migrate and MigrationStatus run.
+type MigrateOption func(*migrateConfig)
+
+type migrateConfig struct {
+	lock MigrationLock
+}
+
+// WithMigrationLock picks the lock; the default (and the empty value) is
+// LockSession.
+func WithMigrationLock(l MigrationLock) MigrateOption {
+	return func(c *migrateConfig) { c.lock = l }
+}
+
 // Migrate applies every pending embedded migration. It runs on its own
-// short-lived connection, before the request pool exists, so that no cached
-// prepared statement in the pool can outlive a schema change. The session
-// advisory lock makes replicas that start together apply each migration once:
-// the others wait for the lock, then find nothing pending.
-func Migrate(ctx context.Context, dsn string, log *slog.Logger) error {
-	return withProvider(ctx, dsn, log, func(p *goose.Provider) error {
+// short-lived connections, before the request pool exists, so that no cached
+// prepared statement in the pool can outlive a schema change. The migration
+// lock makes replicas that start together apply each migration once: the
+// others wait for the lock, then find nothing pending.
+func Migrate(ctx context.Context, dsn string, log *slog.Logger, opts ...MigrateOption) error {
+	return withProvider(ctx, dsn, log, opts, func(p *goose.Provider) error {
 		results, err := p.Up(ctx)
 		for _, r := range results {
 			log.InfoContext(ctx, "migration applied",
@@ -45,9 +73,10 @@ func Migrate(ctx context.Context, dsn string, log *slog.Logger) error {
 }
 
 // MigrationStatus reports every embedded migration and whether it is applied.
-func MigrationStatus(ctx context.Context, dsn string, log *slog.Logger) ([]MigrationState, error) {
+// goose takes the migration lock for this too, so it honours the same options.
+func MigrationStatus(ctx context.Context, dsn string, log *slog.Logger, opts ...MigrateOption) ([]MigrationState, error) {
 	var states []MigrationState
-	err := withProvider(ctx, dsn, log, func(p *goose.Provider) error {
+	err := withProvider(ctx, dsn, log, opts, func(p *goose.Provider) error {
 		status, err := p.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("read migration status: %w", err)
@@ -83,7 +112,15 @@ func LatestVersion() (int64, error) {
 	return latest, nil
 }
 
-func withProvider(ctx context.Context, dsn string, log *slog.Logger, fn func(*goose.Provider) error) error {
+func withProvider(ctx context.Context, dsn string, log *slog.Logger, opts []MigrateOption, fn func(*goose.Provider) error) error {
+	mc := migrateConfig{lock: LockSession}
+	for _, o := range opts {
+		o(&mc)
+	}
+	lockOpt, err := migrationLocker(mc.lock, log)
+	if err != nil {
+		return err
+	}
 	// Parsed as a pool URL so that pool settings in it (pool_max_conns, ...)
 	// are understood rather than sent to the server as unknown parameters.
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -95,19 +132,31 @@ func withProvider(ctx context.Context, dsn string, log *slog.Logger, fn func(*go
 	if err := pingWithin(ctx, db, 10*time.Second); err != nil {
 		return err
 	}
-	locker, err := lock.NewPostgresSessionLocker(
-		// Wait up to 5 minutes for another replica's migration, checking each second.
-		lock.WithLockTimeout(1, 300),
-	)
-	if err != nil {
-		return fmt.Errorf("create migration lock: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS,
-		goose.WithSessionLocker(locker), goose.WithSlog(log))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, lockOpt, goose.WithSlog(log))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
 	return fn(p)
+}
+
+// migrationLocker builds the provider option for l. Either way a replica
+// waits up to 5 minutes for another's migration, checking each second.
+func migrationLocker(l MigrationLock, log *slog.Logger) (goose.ProviderOption, error) {
+	switch l {
+	case LockSession, "":
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, fmt.Errorf("create migration lock: %w", err)
+		}
+		return goose.WithSessionLocker(locker), nil
+	case LockTable:
+		locker, err := lock.NewPostgresTableLocker(lock.WithTableLockTimeout(time.Second, 300), lock.WithTableLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("create migration lock: %w", err)
+		}
+		return goose.WithLocker(locker), nil
+	}
+	return nil, fmt.Errorf("migration lock %q: want %q or %q", l, LockSession, LockTable)
 }
 
 func pingWithin(ctx context.Context, db *sql.DB, d time.Duration) error {

@@ -212,7 +212,10 @@ func (s *Store) DeleteOperation(ctx context.Context, scope connections.Scope, co
 	return nil
 }
 
-func encodeError(e *connections.PublicError) ([]byte, error) {
+// encodeError renders e as JSON text, nil for none. Text, not []byte: in
+// pgx's exec and simple_protocol modes (needed behind PgBouncer before 1.21)
+// a []byte argument is sent as bytea, which a jsonb parameter rejects.
+func encodeError(e *connections.PublicError) (*string, error) {
 	if e == nil {
 		return nil, nil
 	}
@@ -220,7 +223,8 @@ func encodeError(e *connections.PublicError) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode operation error: %w", err)
 	}
-	return b, nil
+	s := string(b)
+	return &s, nil
 }
 
 func decodeError(b []byte) (*connections.PublicError, error) {

@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// retentionLockSQL makes the purge a one-replica job: whoever holds this
-// session lock purges, the others skip the round.
-const (
-	retentionLockSQL   = `SELECT pg_try_advisory_lock(hashtextextended('connops.retention', 0))`
-	retentionUnlockSQL = `SELECT pg_advisory_unlock(hashtextextended('connops.retention', 0))`
-)
+// retentionLockSQL makes the purge a one-replica job: each batch runs in its
+// own short transaction that first takes this transaction-scoped lock, and a
+// replica that cannot get it skips the round. A transaction-scoped lock ends
+// with its transaction on the server connection that took it, so it stays
+// correct behind PgBouncer in transaction mode, where a session lock could
+// be taken on one server connection and released on another.
+const retentionLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended('connops.retention', 0))`
 
 // purgeOperationsSQL removes one small batch of finished operations, oldest
 // first, skipping rows someone holds, so it never blocks writers for long.
@@ -30,30 +33,17 @@ DELETE FROM idempotency_keys WHERE ctid IN (
 // Purged counts what one retention round removed.
 type Purged struct {
 	Operations, IdempotencyKeys int64
-	// Skipped is set when another replica held the job.
+	// Skipped is set when another replica held the job, and the round
+	// stopped there.
 	Skipped bool
 }
 
 // Purge deletes finished operations last updated more than age ago and
 // expired idempotency keys, in batches of batch rows, until none are left or
-// ctx ends.
+// ctx ends. When another replica holds the job, the round stops there with
+// Skipped set.
 func (s *Store) Purge(ctx context.Context, age time.Duration, batch int) (Purged, error) {
 	var p Purged
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return p, fmt.Errorf("purge: %w", domainError(err))
-	}
-	defer conn.Release()
-	var locked bool
-	if err := conn.QueryRow(ctx, retentionLockSQL).Scan(&locked); err != nil {
-		return p, fmt.Errorf("purge lock: %w", err)
-	}
-	if !locked {
-		p.Skipped = true
-		return p, nil
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), retentionUnlockSQL) //nolint:errcheck // the session ends the lock anyway
-
 	for _, step := range []struct {
 		sql  string
 		args []any
@@ -63,15 +53,32 @@ func (s *Store) Purge(ctx context.Context, age time.Duration, batch int) (Purged
 		{purgeKeysSQL, []any{batch}, &p.IdempotencyKeys},
 	} {
 		for {
-			tag, err := conn.Exec(ctx, step.sql, step.args...)
+			n, locked, err := s.purgeBatch(ctx, step.sql, step.args)
 			if err != nil {
 				return p, fmt.Errorf("purge: %w", domainError(err))
 			}
-			*step.n += tag.RowsAffected()
-			if tag.RowsAffected() < int64(batch) {
+			if !locked {
+				p.Skipped = true
+				return p, nil
+			}
+			*step.n += n
+			if n < int64(batch) {
 				break
 			}
 		}
 	}
 	return p, nil
+}
+
+// purgeBatch runs one delete under the job lock, in one transaction.
+func (s *Store) purgeBatch(ctx context.Context, sql string, args []any) (n int64, locked bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, retentionLockSQL).Scan(&locked); err != nil || !locked {
+			return err
+		}
+		tag, err := tx.Exec(ctx, sql, args...)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, locked, err
 }
