@@ -122,6 +122,12 @@ func checkAuth(cfg config, n need) error {
 		if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("AUTH_JWKS_URL must be an absolute https URL")
 		}
+		// An issuer such as Entra ID signs every app's tokens with the same
+		// keys: without an audience check, a token minted for another API
+		// would be accepted here.
+		if cfg.Audience == "" {
+			return fmt.Errorf("AUTH_AUDIENCE is required with AUTH_JWKS_URL: it is what tells tokens for connops from tokens for other apps of the same issuer")
+		}
 	}
 	return nil
 }

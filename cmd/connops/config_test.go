@@ -27,6 +27,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"shutdown", "SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"},
 		{"negative shutdown", "SHUTDOWN_TIMEOUT", "-5s", "SHUTDOWN_TIMEOUT"},
 		{"bad jwks", "AUTH_JWKS_URL", "not a url", "AUTH_JWKS_URL"},
+		{"jwks without audience", "AUTH_JWKS_URL", "https://login.example.com/keys", "AUTH_AUDIENCE"},
 		{"bad proxies", "TRUSTED_PROXIES", "10.0.0.0/8,nonsense", "TRUSTED_PROXIES"},
 		{"bad rate", "RATE_LIMIT_RPS", "fast", "RATE_LIMIT_RPS"},
 		{"bad burst", "RATE_LIMIT_BURST", "0", "RATE_LIMIT_BURST"},

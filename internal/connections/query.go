@@ -50,7 +50,8 @@ type Cursor []string
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
-	// MaxFilterTerms bounds how much work one $filter can ask of the database.
+	// MaxFilterTerms bounds how much work one $filter can ask of the database:
+	// it counts comparisons and the and/or/not operators joining them.
 	MaxFilterTerms = 32
 	// MaxInValues bounds one `in` list.
 	MaxInValues = 100
@@ -114,7 +115,7 @@ func ValidateOperationQuery(q *ListQuery) error {
 func validateFilter(f Filter, terms *int) error {
 	*terms++
 	if *terms > MaxFilterTerms {
-		return invalid("$filter", "Query option '$filter' has more than %d terms.", MaxFilterTerms)
+		return invalid("$filter", "Query option '$filter' is too complex: more than %d comparisons and logical operators together.", MaxFilterTerms)
 	}
 	switch n := f.(type) {
 	case Comparison:

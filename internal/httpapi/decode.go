@@ -49,9 +49,53 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// maxJSONDepth caps how deeply a request body may nest objects and arrays. The
+// deepest body the API accepts nests 8 levels (an inner error's details inside
+// a $batch request), so 16 leaves room. Deeper bodies are refused up front with
+// a message naming the limit, rather than walked by encoding/json, which
+// allows 10000 levels.
+const maxJSONDepth = 16
+
+// checkDepth refuses raw if its objects and arrays nest deeper than
+// maxJSONDepth. It only counts brackets outside strings; the decoder still
+// judges whether the JSON is valid.
+func checkDepth(raw []byte) error {
+	depth := 0
+	inString, escaped := false, false
+	for _, b := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			if depth > maxJSONDepth {
+				return badRequest("", "The request body nests objects and arrays deeper than the limit of %d levels.", maxJSONDepth)
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
 // decodeObject walks one JSON object held in raw, handing each property to its
-// field decoder.
+// field decoder. The whole body (path "") is checked for depth first; nested
+// objects are parts of a body already checked.
 func decodeObject(path string, raw []byte, known fields) error {
+	if path == "" {
+		if err := checkDepth(raw); err != nil {
+			return err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	what := "The request body"

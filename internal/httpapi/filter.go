@@ -35,7 +35,7 @@ func parseFilter(s string) (connections.Filter, error) {
 		return nil, err
 	}
 	if !p.done() {
-		return nil, p.fail("unexpected '%s'", p.peek().text)
+		return nil, p.fail("unexpected '%s'", truncate(p.peek().text, 64))
 	}
 	return f, nil
 }
@@ -177,7 +177,7 @@ func (p *filterParser) comparison() (connections.Filter, error) {
 	field := p.peek().text
 	p.pos++
 	if p.done() || p.peek().kind != tokName {
-		return nil, p.fail("expected an operator after '%s'", field)
+		return nil, p.fail("expected an operator after '%s'", truncate(field, 64))
 	}
 	op := p.peek().text
 	p.pos++
@@ -208,7 +208,7 @@ func (p *filterParser) comparison() (connections.Filter, error) {
 			return nil, p.fail("an 'in' list is not closed")
 		}
 	}
-	return nil, badRequest("$filter", "Query option '$filter' uses the operator '%s', which is not supported; use eq, ne, in, and, or, not.", op)
+	return nil, badRequest("$filter", "Query option '$filter' uses the operator '%s', which is not supported; use eq, ne, in, and, or, not.", truncate(op, 64))
 }
 
 func (p *filterParser) literal() (string, error) {

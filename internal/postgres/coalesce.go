@@ -136,7 +136,15 @@ FROM input i LEFT JOIN ins ON ins.tenant_id = i.tenant_id AND ins.connection_id 
 ORDER BY i.ord`
 
 func (co *coalescer) run(group []*createRequest) {
-	if len(group) == 0 {
+	switch len(group) {
+	case 0:
+		return
+	case 1:
+		// Alone, the plain statement is cheaper for the database than the
+		// group statement's unnest and per-row report.
+		r := group[0]
+		op, err := insertOperation(r.ctx, co.pool, r.scope, r.op)
+		r.done <- createResult{op: op, err: err}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
