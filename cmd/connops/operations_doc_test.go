@@ -44,10 +44,10 @@ func TestOperationsDocListsEveryEnvVar(t *testing.T) {
 			direct[m[1]] = true
 		}
 	}
+	// Names read with a direct getenv call count even without an
+	// underscore (GOGC), which the name scan cannot tell from other strings.
 	for name := range direct {
-		if !read[name] {
-			t.Errorf("getenv(%q) was missed by the name scan", name)
-		}
+		read[name] = true
 	}
 	if len(read) == 0 {
 		t.Fatal("found no environment variables in cmd/connops")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,7 @@ func (s *server) batch(version string) gin.HandlerFunc {
 			return
 		}
 		run := &batchRun{s: s, c: c, version: version}
-		s.respond(c, http.StatusOK, map[string]any{"responses": run.all(reqs)})
+		s.respond(c, http.StatusOK, batchBody(run.all(reqs)))
 	}
 }
 
@@ -165,7 +166,7 @@ func recorded(id string, rec *httptest.ResponseRecorder) batchResponse {
 	body := rec.Body.Bytes()
 	switch {
 	case len(body) == 0:
-	case json.Valid(body) && strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json"):
+	case strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && json.Valid(body):
 		res.Body = body
 	default:
 		res.Body, _ = json.Marshal(string(body))
@@ -173,74 +174,84 @@ func recorded(id string, rec *httptest.ResponseRecorder) batchResponse {
 	return res
 }
 
+// batchWire is a batch body. It is decoded in one pass with unknown
+// properties refused: a batch is an envelope, and its items' bodies are
+// checked again, strictly, by the routes they are sent to.
+type batchWire struct {
+	Requests *[]batchItemWire `json:"requests"`
+}
+
+type batchItemWire struct {
+	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
+	DependsOn []string          `json:"dependsOn"`
+}
+
 func decodeBatch(body []byte) ([]batchRequest, error) {
-	var reqs []batchRequest
-	var present bool
-	err := decodeObject("", body, fields{
-		"requests": func(path string, raw json.RawMessage) error {
-			present = true
-			var elems []json.RawMessage
-			if err := json.Unmarshal(raw, &elems); err != nil {
-				return badRequest(path, "Property 'requests' must be an array.")
-			}
-			if len(elems) == 0 || len(elems) > MaxBatchRequests {
-				return badRequest(path, "A batch holds 1 to %d requests; this one has %d.", MaxBatchRequests, len(elems))
-			}
-			for i, e := range elems {
-				r, err := decodeBatchRequest(fmt.Sprintf("requests[%d]", i), e)
-				if err != nil {
-					return err
-				}
-				reqs = append(reqs, r)
-			}
-			return nil
-		},
-	})
-	if err != nil {
+	if err := checkDepth(body); err != nil {
 		return nil, err
 	}
-	if !present {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var w batchWire
+	if err := dec.Decode(&w); err != nil {
+		return nil, batchDecodeError(err)
+	}
+	if dec.More() {
+		return nil, badRequest("", "The request body has data after the end of the JSON object.")
+	}
+	if w.Requests == nil {
 		return nil, badRequest("requests", "Property 'requests' is required.")
+	}
+	items := *w.Requests
+	if len(items) == 0 || len(items) > MaxBatchRequests {
+		return nil, badRequest("requests", "A batch holds 1 to %d requests; this one has %d.", MaxBatchRequests, len(items))
+	}
+	reqs := make([]batchRequest, 0, len(items))
+	for i, item := range items {
+		r, err := item.request(fmt.Sprintf("requests[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, r)
 	}
 	return reqs, checkBatchReferences(reqs)
 }
 
-func decodeBatchRequest(path string, raw json.RawMessage) (batchRequest, error) {
-	var r batchRequest
-	err := decodeObject(path, raw, fields{
-		"id":        stringField(&r.ID),
-		"method":    stringField(&r.Method),
-		"url":       stringField(&r.URL),
-		"dependsOn": stringArrayField(&r.DependsOn),
-		"headers": func(p string, raw json.RawMessage) error {
-			if isNull(raw) {
-				return nil
-			}
-			if err := json.Unmarshal(raw, &r.Headers); err != nil {
-				return badRequest(p, "Property '%s' must be an object of string values.", p)
-			}
-			return nil
-		},
-		"body": func(p string, raw json.RawMessage) error {
-			var encoded string
-			switch {
-			case isNull(raw):
-			case json.Unmarshal(raw, &encoded) == nil:
-				b, err := base64.StdEncoding.DecodeString(encoded)
-				if err != nil {
-					return badRequest(p, "Property '%s' must be a JSON object or a base64 string.", p)
-				}
-				r.Body = b
-			default:
-				r.Body = raw
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return r, err
+// batchDecodeError words a decoding failure, naming the property where the
+// decoder says which.
+func batchDecodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return badRequest(typeErr.Field, "Property '%s' has the wrong JSON type.", typeErr.Field)
 	}
-	r.Method = strings.ToUpper(r.Method)
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return badRequest(name, "Property '%s' is not a known property of a batch.", truncate(name, 64))
+	}
+	if errors.As(err, &typeErr) {
+		return badRequest("", "The request body must be a JSON object with a 'requests' array.")
+	}
+	return badRequest("", "The request body is not valid JSON: %s.", jsonProblem(err))
+}
+
+func (w batchItemWire) request(path string) (batchRequest, error) {
+	r := batchRequest{ID: w.ID, Method: strings.ToUpper(w.Method), URL: w.URL, Headers: w.Headers, DependsOn: w.DependsOn}
+	var encoded string
+	switch {
+	case len(w.Body) == 0 || isNull(w.Body):
+	case json.Unmarshal(w.Body, &encoded) == nil:
+		b, err := base64.StdEncoding.DecodeString(encoded)
+		if err != nil {
+			return r, badRequest(path+".body", "Property '%s.body' must be a JSON object or a base64 string.", path)
+		}
+		r.Body = b
+	default:
+		r.Body = w.Body
+	}
 	switch {
 	case r.ID == "":
 		return r, badRequest(path+".id", "Property '%s.id' is required.", path)
@@ -254,20 +265,6 @@ func decodeBatchRequest(path string, raw json.RawMessage) (batchRequest, error) 
 		}
 	}
 	return r, nil
-}
-
-// versionedPath accepts an absolute item URL, as the Graph SDKs build when
-// their request builders carry a full base URL: only its path and query are
-// used, and the path must start at a version root.
-func versionedPath(raw string) (string, bool) {
-	if !strings.Contains(raw, "://") {
-		return "", false
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !(strings.HasPrefix(u.Path, "/v1.0/") || strings.HasPrefix(u.Path, "/beta/")) {
-		return "", false
-	}
-	return u.RequestURI(), true
 }
 
 func checkBatchReferences(reqs []batchRequest) error {
@@ -327,4 +324,18 @@ func checkCycles(reqs []batchRequest) error {
 		}
 	}
 	return nil
+}
+
+// versionedPath accepts an absolute item URL, as the Graph SDKs build when
+// their request builders carry a full base URL: only its path and query are
+// used, and the path must start at a version root.
+func versionedPath(raw string) (string, bool) {
+	if !strings.Contains(raw, "://") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !(strings.HasPrefix(u.Path, "/v1.0/") || strings.HasPrefix(u.Path, "/beta/")) {
+		return "", false
+	}
+	return u.RequestURI(), true
 }

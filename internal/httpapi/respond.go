@@ -14,21 +14,33 @@ import (
 // graphJSON is the content type Graph gives its OData payloads.
 const graphJSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
+// preEncoded is a body that encodes itself to valid, compact JSON.
+type preEncoded interface {
+	json.Marshaler
+	preEncoded()
+}
+
 // respond writes an OData payload.
 func (s *server) respond(c *gin.Context, status int, body any) {
 	if !accepts(c.GetHeader("Accept"), "application/json") {
 		respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "This resource answers application/json; the Accept header excludes it.", "")
 		return
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Links carry & and other characters HTML escaping would mangle.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		s.writeError(c, err)
-		return
+	var b []byte
+	if pre, ok := body.(preEncoded); ok {
+		// Already valid JSON: the encoder would only scan it again.
+		b, _ = pre.MarshalJSON()
+	} else {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		// Links carry & and other characters HTML escaping would mangle.
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(body); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	c.Header("OData-Version", "4.0")
 	c.Header("Cache-Control", "no-cache")
 	c.Data(status, graphJSON, b)

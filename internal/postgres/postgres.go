@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,13 @@ func Open(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgxpool.Poo
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	cfg.ConnConfig.Tracer = tracer
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default (the larger of 4 and the host's CPU count, which is
+		// not cgroup-aware) leaves too few connections for the create
+		// flushers plus reads on small machines. Set pool_max_conns in
+		// DATABASE_URL to size the pool against max_connections.
+		cfg.MaxConns = max(cfg.MaxConns, 8)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
