@@ -34,9 +34,10 @@ type coalescer struct {
 const (
 	// maxFlushers bounds the group statements in flight: enough to keep the
 	// database busy while the next groups gather, few enough that groups stay
-	// large and leave pool connections for reads. Four measured best on the
-	// two-core machines in docs/performance.md (two gave smaller throughput).
-	maxFlushers = 4
+	// large and leave pool connections for reads. On the two-core machines in
+	// docs/performance.md, where CPU is the limit, two beat four: bigger
+	// groups cost the database less per row.
+	maxFlushers = 2
 	// maxGroup bounds one statement's size.
 	maxGroup = 128
 	// groupTimeout bounds one group statement. It is detached from any one
