@@ -29,6 +29,7 @@ type config struct {
 	RateLimit          float64 // requests per second per tenant and app; 0 turns limiting off
 	RateBurst          int
 	MaxConnections     int // per tenant
+	MaxOperations      int // per connection
 	RequestTimeout     time.Duration
 	ShutdownTimeout    time.Duration
 	DrainDelay         time.Duration
@@ -65,6 +66,7 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		RateLimit:          50,
 		RateBurst:          100,
 		MaxConnections:     30,
+		MaxOperations:      1_000_000,
 		RequestTimeout:     10 * time.Second,
 		ShutdownTimeout:    20 * time.Second,
 		DrainDelay:         2 * time.Second,
@@ -168,7 +170,11 @@ func parseNumbers(getenv func(string) string, cfg *config) error {
 	ints := []struct {
 		name string
 		dst  *int
-	}{{"RATE_LIMIT_BURST", &cfg.RateBurst}, {"MAX_CONNECTIONS_PER_TENANT", &cfg.MaxConnections}}
+	}{
+		{"RATE_LIMIT_BURST", &cfg.RateBurst},
+		{"MAX_CONNECTIONS_PER_TENANT", &cfg.MaxConnections},
+		{"MAX_OPERATIONS_PER_CONNECTION", &cfg.MaxOperations},
+	}
 	for _, i := range ints {
 		if v := getenv(i.name); v != "" {
 			n, err := strconv.Atoi(v)

@@ -32,6 +32,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"bad rate", "RATE_LIMIT_RPS", "fast", "RATE_LIMIT_RPS"},
 		{"bad burst", "RATE_LIMIT_BURST", "0", "RATE_LIMIT_BURST"},
 		{"bad cap", "MAX_CONNECTIONS_PER_TENANT", "-1", "MAX_CONNECTIONS_PER_TENANT"},
+		{"bad operations cap", "MAX_OPERATIONS_PER_CONNECTION", "lots", "MAX_OPERATIONS_PER_CONNECTION"},
 		{"bad retention", "OPERATION_RETENTION", "forever", "OPERATION_RETENTION"},
 		{"bad idempotency ttl", "IDEMPOTENCY_TTL", "0s", "IDEMPOTENCY_TTL"},
 		{"bad request timeout", "REQUEST_TIMEOUT", "x", "REQUEST_TIMEOUT"},

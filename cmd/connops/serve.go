@@ -102,7 +102,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(addr
 	metrics := telemetry.New(pool)
 	store := postgres.NewStore(pool)
 	svc := connections.NewService(store, log, connections.Options{
-		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL})
+		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL,
+		MaxOperationsPerConnection: int64(cfg.MaxOperations)})
 	gin.SetMode(gin.ReleaseMode)
 	api, err := httpapi.New(httpapi.Config{
 		PublicBaseURL: cfg.PublicBaseURL, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,

@@ -35,7 +35,7 @@ func (s *Service) CreateOperation(ctx context.Context, caller Caller, connection
 	if op.Status == "" {
 		op.Status = StatusUnspecified
 	}
-	created, replayed, err := s.store.CreateOperation(ctx, scope, op, idem)
+	created, replayed, err := s.store.CreateOperation(ctx, scope, op, s.opts.MaxOperationsPerConnection, idem)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Operation{}, false, connectionNotFound(connectionID)
@@ -43,6 +43,10 @@ func (s *Service) CreateOperation(ctx context.Context, caller Caller, connection
 		return Operation{}, false, alreadyExists("An operation with the id '%s' already exists on connection '%s'.", op.ID, connectionID)
 	case errors.Is(err, ErrUnprocessable):
 		return Operation{}, false, idempotencyMismatch()
+	case errors.Is(err, ErrLimitExceeded):
+		return Operation{}, false, &Error{Kind: ErrLimitExceeded, Message: fmt.Sprintf(
+			"The connection '%s' already holds the maximum of %d operations; delete some, or let retention remove finished ones.",
+			truncate(connectionID, 64), s.opts.MaxOperationsPerConnection)}
 	case err != nil:
 		return Operation{}, false, fmt.Errorf("create operation: %w", err)
 	}

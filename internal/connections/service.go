@@ -27,9 +27,10 @@ type Store interface {
 	DeleteConnection(ctx context.Context, scope Scope, id string) error
 
 	// CreateOperation returns ErrNotFound when the parent connection is not in
-	// scope and ErrAlreadyExists when the operation id is taken. idem works as
-	// for CreateConnection.
-	CreateOperation(ctx context.Context, scope Scope, op Operation, idem *Idempotency) (created Operation, replayed bool, err error)
+	// scope, ErrAlreadyExists when the operation id is taken and
+	// ErrLimitExceeded when the connection already holds maxPerConnection
+	// operations. idem works as for CreateConnection.
+	CreateOperation(ctx context.Context, scope Scope, op Operation, maxPerConnection int64, idem *Idempotency) (created Operation, replayed bool, err error)
 	GetOperation(ctx context.Context, scope Scope, connectionID, id string) (Operation, error)
 	// ListOperations returns ErrNotFound when the connection is not in scope.
 	ListOperations(ctx context.Context, scope Scope, connectionID string, q ListQuery) (Page[Operation], error)
@@ -51,12 +52,17 @@ type Options struct {
 	MaxConnectionsPerTenant int
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxOperationsPerConnection caps one connection's operations.
+	MaxOperationsPerConnection int64
 }
 
 // Default limits.
 const (
 	DefaultMaxConnectionsPerTenant = 30
 	DefaultIdempotencyTTL          = 24 * time.Hour
+	// DefaultMaxOperationsPerConnection is far above what retention leaves
+	// behind in normal use; it stops a runaway client from filling the table.
+	DefaultMaxOperationsPerConnection = 1_000_000
 )
 
 // NewService returns a Service over store. Zero options take the defaults.
@@ -66,6 +72,9 @@ func NewService(store Store, log *slog.Logger, opts Options) *Service {
 	}
 	if opts.IdempotencyTTL <= 0 {
 		opts.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if opts.MaxOperationsPerConnection <= 0 {
+		opts.MaxOperationsPerConnection = DefaultMaxOperationsPerConnection
 	}
 	return &Service{store: store, log: log, opts: opts}
 }

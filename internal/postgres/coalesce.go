@@ -49,6 +49,7 @@ type createRequest struct {
 	ctx   context.Context
 	scope connections.Scope
 	op    connections.Operation
+	max   int64   // operations the connection may hold
 	err   *string // the error as JSON text, or nil
 	done  chan createResult
 }
@@ -61,12 +62,12 @@ type createResult struct {
 func newCoalescer(pool *pgxpool.Pool) *coalescer { return &coalescer{pool: pool} }
 
 // create queues one insert and waits for its own result.
-func (co *coalescer) create(ctx context.Context, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
+func (co *coalescer) create(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64) (connections.Operation, error) {
 	errJSON, err := encodeError(op.Error)
 	if err != nil {
 		return connections.Operation{}, err
 	}
-	req := &createRequest{ctx: ctx, scope: scope, op: op, err: errJSON, done: make(chan createResult, 1)}
+	req := &createRequest{ctx: ctx, scope: scope, op: op, err: errJSON, max: maxPerConnection, done: make(chan createResult, 1)}
 	co.mu.Lock()
 	co.pending = append(co.pending, req)
 	start := co.flushing < maxFlushers
@@ -116,26 +117,40 @@ func live(group []*createRequest) []*createRequest {
 }
 
 // insertGroupSQL inserts every visible row it can and reports on each input
-// row, in input order: the new row's version and times when it went in, and
-// whether the row's connection is visible to that row's scope.
+// row, in input order: whether its connection is visible to that row's
+// scope, whether it fits under the connection's cap, and the new row's
+// version and times when it went in. The target connections are locked in
+// key order (so two groups cannot deadlock), their counts read, each row
+// ranked within its connection, and the counts raised by what went in.
 const insertGroupSQL = `
 WITH input AS (
   SELECT t.*, EXISTS (
     SELECT 1 FROM connections c WHERE c.tenant_id = t.tenant_id AND c.id = t.connection_id
       AND (NOT t.owned_only OR (t.owner_app <> '' AND (c.created_by_app = t.owner_app OR t.owner_app = ANY (c.authorized_app_ids))))
   ) AS visible
-  FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    WITH ORDINALITY AS t(tenant_id, owned_only, owner_app, connection_id, id, status, error, ord)
+  FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+    WITH ORDINALITY AS t(tenant_id, owned_only, owner_app, connection_id, id, status, error, cap, ord)
+), target AS (
+  SELECT c.tenant_id, c.id, c.operation_count FROM connections c
+  WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, connection_id FROM input WHERE visible)
+  ORDER BY c.tenant_id, c.id FOR UPDATE
+), ranked AS (
+  SELECT i.*, t.operation_count + row_number() OVER (PARTITION BY i.tenant_id, i.connection_id, i.visible ORDER BY i.ord) <= i.cap AS fits
+  FROM input i LEFT JOIN target t ON t.tenant_id = i.tenant_id AND t.id = i.connection_id
 ), ins AS (
   INSERT INTO operations (tenant_id, connection_id, id, status, error)
-  SELECT i.tenant_id, i.connection_id, i.id, i.status::operation_status, i.error::jsonb
-  FROM input i WHERE i.visible ORDER BY i.ord
+  SELECT r.tenant_id, r.connection_id, r.id, r.status::operation_status, r.error::jsonb
+  FROM ranked r WHERE r.visible AND r.fits ORDER BY r.ord
   ON CONFLICT DO NOTHING
   RETURNING tenant_id, connection_id, id, version, created_at, updated_at
+), counted AS (
+  UPDATE connections c SET operation_count = c.operation_count + x.n
+  FROM (SELECT tenant_id, connection_id, count(*) AS n FROM ins GROUP BY 1, 2) x
+  WHERE c.tenant_id = x.tenant_id AND c.id = x.connection_id
 )
-SELECT i.visible, ins.version, ins.created_at, ins.updated_at
-FROM input i LEFT JOIN ins ON ins.tenant_id = i.tenant_id AND ins.connection_id = i.connection_id AND ins.id = i.id
-ORDER BY i.ord`
+SELECT r.visible, coalesce(r.fits, false), ins.version, ins.created_at, ins.updated_at
+FROM ranked r LEFT JOIN ins ON ins.tenant_id = r.tenant_id AND ins.connection_id = r.connection_id AND ins.id = r.id
+ORDER BY r.ord`
 
 func (co *coalescer) run(group []*createRequest) {
 	switch len(group) {
@@ -145,7 +160,7 @@ func (co *coalescer) run(group []*createRequest) {
 		// Alone, the plain statement is cheaper for the database than the
 		// group statement's unnest and per-row report.
 		r := group[0]
-		op, err := insertOperation(r.ctx, co.pool, r.scope, r.op)
+		op, err := insertOperation(r.ctx, co.pool, r.scope, r.op, r.max)
 		r.done <- createResult{op: op, err: err}
 		return
 	}
@@ -157,7 +172,7 @@ func (co *coalescer) run(group []*createRequest) {
 		// A row-level failure (say a connection deleted mid-statement) fails
 		// the whole statement: retry one by one so it fails only its own row.
 		for _, r := range group {
-			op, err := insertOperation(r.ctx, co.pool, r.scope, r.op)
+			op, err := insertOperation(r.ctx, co.pool, r.scope, r.op, r.max)
 			r.done <- createResult{op: op, err: err}
 		}
 		return
@@ -174,12 +189,12 @@ func (co *coalescer) run(group []*createRequest) {
 func (co *coalescer) insertGroup(ctx context.Context, group []*createRequest) ([]createResult, error) {
 	n := len(group)
 	tenants, owners, conns, ids, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	owned, errs := make([]bool, n), make([]*string, n)
+	owned, errs, caps := make([]bool, n), make([]*string, n), make([]int64, n)
 	for i, r := range group {
 		tenants[i], owned[i], owners[i] = r.scope.TenantID, r.scope.OwnedOnly, r.scope.OwnerApp
-		conns[i], ids[i], statuses[i], errs[i] = r.op.ConnectionID, r.op.ID, string(r.op.Status), r.err
+		conns[i], ids[i], statuses[i], errs[i], caps[i] = r.op.ConnectionID, r.op.ID, string(r.op.Status), r.err, r.max
 	}
-	rows, err := co.pool.Query(ctx, insertGroupSQL, tenants, owned, owners, conns, ids, statuses, errs)
+	rows, err := co.pool.Query(ctx, insertGroupSQL, tenants, owned, owners, conns, ids, statuses, errs, caps)
 	if err != nil {
 		return nil, err
 	}
@@ -188,10 +203,10 @@ func (co *coalescer) insertGroup(ctx context.Context, group []*createRequest) ([
 	taken := map[[3]string]bool{}
 	for rows.Next() {
 		r := group[len(results)]
-		var visible bool
+		var visible, fits bool
 		var version *int64
 		var created, updated *time.Time
-		if err := rows.Scan(&visible, &version, &created, &updated); err != nil {
+		if err := rows.Scan(&visible, &fits, &version, &created, &updated); err != nil {
 			return nil, err
 		}
 		key := [3]string{r.scope.TenantID, r.op.ConnectionID, r.op.ID}
@@ -203,6 +218,8 @@ func (co *coalescer) insertGroup(ctx context.Context, group []*createRequest) ([
 			op := r.op
 			op.Version, op.CreatedAt, op.UpdatedAt = *version, *created, *updated
 			results = append(results, createResult{op: op})
+		case visible && !fits:
+			results = append(results, createResult{err: fmt.Errorf("insert operation %s/%s: %w", r.op.ConnectionID, r.op.ID, connections.ErrLimitExceeded)})
 		case visible:
 			results = append(results, createResult{err: fmt.Errorf("insert operation %s/%s: %w", r.op.ConnectionID, r.op.ID, connections.ErrAlreadyExists)})
 		default:

@@ -73,7 +73,7 @@ func TestCoalescedCreatesAnswerEachRequest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			op := connections.Operation{ConnectionID: c.conn, ID: c.id, Status: connections.StatusInProgress}
-			created, _, err := store.CreateOperation(ctx, c.scope, op, nil)
+			created, _, err := store.CreateOperation(ctx, c.scope, op, 1_000_000, nil)
 			if err == nil && (created.Version != 1 || created.CreatedAt.IsZero()) {
 				err = fmt.Errorf("created row lacks version/time: %+v", created)
 			}
@@ -85,7 +85,7 @@ func TestCoalescedCreatesAnswerEachRequest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, dupErrs[i] = store.CreateOperation(ctx, full, connections.Operation{ConnectionID: "conna", ID: "contested", Status: connections.StatusCompleted}, nil)
+			_, _, dupErrs[i] = store.CreateOperation(ctx, full, connections.Operation{ConnectionID: "conna", ID: "contested", Status: connections.StatusCompleted}, 1_000_000, nil)
 		}()
 	}
 	wg.Wait()
@@ -128,7 +128,7 @@ func TestCoalescedCreateHonoursCancelledCallers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _, err := store.CreateOperation(ctx, connections.Scope{TenantID: "t1"},
-		connections.Operation{ConnectionID: "conna", ID: "late", Status: connections.StatusUnspecified}, nil)
+		connections.Operation{ConnectionID: "conna", ID: "late", Status: connections.StatusUnspecified}, 1_000_000, nil)
 	if err == nil {
 		t.Fatal("a cancelled create reported success")
 	}

@@ -5,32 +5,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connops/connops/internal/connections"
 )
 
-// insertOperationSQL inserts only when the parent connection is in scope, so
-// the scope check and the write are one statement and one round trip. No row
-// back means the connection is not visible.
+// insertOperationSQL inserts only when the parent connection is in scope and
+// under its cap ($8), and counts the new row on the connection, all in one
+// statement and one round trip. The connection row is locked, so concurrent
+// creates on one connection cannot both take its last slot. visible = 0 means
+// the connection is not in scope; visible = 1 with no version means the cap
+// is reached. A taken id fails the statement with a unique violation.
 const insertOperationSQL = `
-INSERT INTO operations (tenant_id, connection_id, id, status, error)
-SELECT c.tenant_id, c.id, $5, $6::operation_status, $7::jsonb
-FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
-RETURNING version, created_at, updated_at`
+WITH target AS (
+  SELECT c.tenant_id, c.id, c.operation_count FROM connections c
+  WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE
+), ins AS (
+  INSERT INTO operations (tenant_id, connection_id, id, status, error)
+  SELECT t.tenant_id, t.id, $5, $6::operation_status, $7::jsonb FROM target t WHERE t.operation_count < $8
+  RETURNING tenant_id, connection_id, version, created_at, updated_at
+), counted AS (
+  UPDATE connections c SET operation_count = c.operation_count + 1
+  FROM ins WHERE c.tenant_id = ins.tenant_id AND c.id = ins.connection_id
+)
+SELECT (SELECT count(*) FROM target), ins.version, ins.created_at, ins.updated_at
+FROM (SELECT 1) AS one LEFT JOIN ins ON true`
 
 // CreateOperation inserts an operation under a connection in scope. Without
 // an idempotency key it joins whatever other creates are going out at the
 // same moment (see coalescer); with one, it runs in its own transaction with
 // the key.
-func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, idem *connections.Idempotency) (connections.Operation, bool, error) {
+func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64, idem *connections.Idempotency) (connections.Operation, bool, error) {
 	if idem == nil {
-		created, err := s.creates.create(ctx, scope, op)
+		created, err := s.creates.create(ctx, scope, op, maxPerConnection)
 		return created, false, err
 	}
 	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (operationSnapshot, error) {
-		created, err := insertOperation(ctx, tx, scope, op)
+		created, err := insertOperation(ctx, tx, scope, op, maxPerConnection)
 		return snapshotOf(created), err
 	})
 	if err != nil {
@@ -44,17 +57,26 @@ type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func insertOperation(ctx context.Context, db queryRower, scope connections.Scope, op connections.Operation) (connections.Operation, error) {
+func insertOperation(ctx context.Context, db queryRower, scope connections.Scope, op connections.Operation, maxPerConnection int64) (connections.Operation, error) {
 	errJSON, err := encodeError(op.Error)
 	if err != nil {
 		return connections.Operation{}, err
 	}
+	var visible int
+	var version *int64
+	var created, updated *time.Time
 	err = db.QueryRow(ctx, insertOperationSQL,
-		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON)...).
-		Scan(&op.Version, &op.CreatedAt, &op.UpdatedAt)
-	if err != nil {
+		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON, maxPerConnection)...).
+		Scan(&visible, &version, &created, &updated)
+	switch {
+	case err != nil:
 		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
+	case visible == 0:
+		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrNotFound)
+	case version == nil:
+		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrLimitExceeded)
 	}
+	op.Version, op.CreatedAt, op.UpdatedAt = *version, *created, *updated
 	return op, nil
 }
 
@@ -196,9 +218,15 @@ func (s *Store) UpdateOperation(ctx context.Context, scope connections.Scope, co
 	return op, nil
 }
 
+// deleteOperationSQL deletes and uncounts in one statement; the UPDATE
+// touches one row exactly when the DELETE removed one.
 const deleteOperationSQL = `
-DELETE FROM operations o USING connections c
-WHERE c.tenant_id = o.tenant_id AND c.id = o.connection_id AND ` + visibleConnection + ` AND c.id = $4 AND o.id = $5`
+WITH gone AS (
+  DELETE FROM operations o USING connections c
+  WHERE c.tenant_id = o.tenant_id AND c.id = o.connection_id AND ` + visibleConnection + ` AND c.id = $4 AND o.id = $5
+  RETURNING o.tenant_id, o.connection_id)
+UPDATE connections c SET operation_count = c.operation_count - 1
+FROM gone WHERE c.tenant_id = gone.tenant_id AND c.id = gone.connection_id`
 
 // DeleteOperation deletes one operation of a connection in scope.
 func (s *Store) DeleteOperation(ctx context.Context, scope connections.Scope, connectionID, id string) error {

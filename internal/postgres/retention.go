@@ -18,17 +18,30 @@ const retentionLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended('con
 
 // purgeOperationsSQL removes one small batch of finished operations, oldest
 // first, skipping rows someone holds, so it never blocks writers for long.
+// It uncounts the rows on their connections in the same statement and
+// answers how many it deleted.
 const purgeOperationsSQL = `
 WITH doomed AS (
   SELECT tenant_id, connection_id, id FROM operations
   WHERE status IN ('completed', 'failed') AND updated_at < now() - make_interval(secs => $1)
-  ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-DELETE FROM operations o USING doomed d
-WHERE o.tenant_id = d.tenant_id AND o.connection_id = d.connection_id AND o.id = d.id`
+  ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM operations o USING doomed d
+  WHERE o.tenant_id = d.tenant_id AND o.connection_id = d.connection_id AND o.id = d.id
+  RETURNING o.tenant_id, o.connection_id
+), uncounted AS (
+  UPDATE connections c SET operation_count = greatest(c.operation_count - g.n, 0)
+  FROM (SELECT tenant_id, connection_id, count(*) AS n FROM gone GROUP BY 1, 2) g
+  WHERE c.tenant_id = g.tenant_id AND c.id = g.connection_id
+)
+SELECT count(*) FROM gone`
 
 const purgeKeysSQL = `
-DELETE FROM idempotency_keys WHERE ctid IN (
-  SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)`
+WITH gone AS (
+  DELETE FROM idempotency_keys WHERE ctid IN (
+    SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING 1)
+SELECT count(*) FROM gone`
 
 // Purged counts what one retention round removed.
 type Purged struct {
@@ -76,9 +89,7 @@ func (s *Store) purgeBatch(ctx context.Context, sql string, args []any) (n int64
 		if err := tx.QueryRow(ctx, retentionLockSQL).Scan(&locked); err != nil || !locked {
 			return err
 		}
-		tag, err := tx.Exec(ctx, sql, args...)
-		n = tag.RowsAffected()
-		return err
+		return tx.QueryRow(ctx, sql, args...).Scan(&n)
 	})
 	return n, locked, err
 }
