@@ -32,12 +32,12 @@ type coalescer struct {
 }
 
 const (
-	// maxFlushers bounds the group statements in flight: enough to keep the
-	// database busy while the next groups gather, few enough that groups stay
-	// large and leave pool connections for reads. On the two-core machines in
-	// docs/performance.md, where CPU is the limit, two beat four: bigger
-	// groups cost the database less per row.
-	maxFlushers = 2
+	// maxFlushers bounds the group statements in flight. One: every create
+	// takes its connection's count row lock, so two groups for the same
+	// connection would only queue on that lock (measured: twice the database
+	// CPU per create at 8 clients), while one flusher keeps groups large and
+	// the database busy. See docs/performance.md.
+	maxFlushers = 1
 	// maxGroup bounds one statement's size.
 	maxGroup = 128
 	// groupTimeout bounds one group statement. It is detached from any one
@@ -119,9 +119,9 @@ func live(group []*createRequest) []*createRequest {
 // insertGroupSQL inserts every visible row it can and reports on each input
 // row, in input order: whether its connection is visible to that row's
 // scope, whether it fits under the connection's cap, and the new row's
-// version and times when it went in. The target connections are locked in
-// key order (so two groups cannot deadlock), their counts read, each row
-// ranked within its connection, and the counts raised by what went in.
+// version and times when it went in. The target connections' count rows are
+// locked in key order (so two groups cannot deadlock) and read, each row is
+// ranked within its connection, and the counts are raised by what went in.
 const insertGroupSQL = `
 WITH input AS (
   SELECT t.*, EXISTS (
@@ -131,12 +131,12 @@ WITH input AS (
   FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
     WITH ORDINALITY AS t(tenant_id, owned_only, owner_app, connection_id, id, status, error, cap, ord)
 ), target AS (
-  SELECT c.tenant_id, c.id, c.operation_count FROM connections c
-  WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, connection_id FROM input WHERE visible)
-  ORDER BY c.tenant_id, c.id FOR UPDATE
+  SELECT oc.tenant_id, oc.connection_id, oc.n FROM operation_counts oc
+  WHERE (oc.tenant_id, oc.connection_id) IN (SELECT tenant_id, connection_id FROM input WHERE visible)
+  ORDER BY oc.tenant_id, oc.connection_id FOR UPDATE
 ), ranked AS (
-  SELECT i.*, t.operation_count + row_number() OVER (PARTITION BY i.tenant_id, i.connection_id, i.visible ORDER BY i.ord) <= i.cap AS fits
-  FROM input i LEFT JOIN target t ON t.tenant_id = i.tenant_id AND t.id = i.connection_id
+  SELECT i.*, t.n + row_number() OVER (PARTITION BY i.tenant_id, i.connection_id, i.visible ORDER BY i.ord) <= i.cap AS fits
+  FROM input i LEFT JOIN target t ON t.tenant_id = i.tenant_id AND t.connection_id = i.connection_id
 ), ins AS (
   INSERT INTO operations (tenant_id, connection_id, id, status, error)
   SELECT r.tenant_id, r.connection_id, r.id, r.status::operation_status, r.error::jsonb
@@ -144,9 +144,9 @@ WITH input AS (
   ON CONFLICT DO NOTHING
   RETURNING tenant_id, connection_id, id, version, created_at, updated_at
 ), counted AS (
-  UPDATE connections c SET operation_count = c.operation_count + x.n
+  UPDATE operation_counts oc SET n = oc.n + x.n
   FROM (SELECT tenant_id, connection_id, count(*) AS n FROM ins GROUP BY 1, 2) x
-  WHERE c.tenant_id = x.tenant_id AND c.id = x.connection_id
+  WHERE oc.tenant_id = x.tenant_id AND oc.connection_id = x.connection_id
 )
 SELECT r.visible, coalesce(r.fits, false), ins.version, ins.created_at, ins.updated_at
 FROM ranked r LEFT JOIN ins ON ins.tenant_id = r.tenant_id AND ins.connection_id = r.connection_id AND ins.id = r.id

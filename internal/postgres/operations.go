@@ -13,22 +13,25 @@ import (
 )
 
 // insertOperationSQL inserts only when the parent connection is in scope and
-// under its cap ($8), and counts the new row on the connection, all in one
-// statement and one round trip. The connection row is locked, so concurrent
+// under its cap ($8), and counts the new row, all in one statement and one
+// round trip. The connection's count row is locked, so concurrent
 // creates on one connection cannot both take its last slot. visible = 0 means
 // the connection is not in scope; visible = 1 with no version means the cap
 // is reached. A taken id fails the statement with a unique violation.
 const insertOperationSQL = `
 WITH target AS (
-  SELECT c.tenant_id, c.id, c.operation_count FROM connections c
-  WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE
+  SELECT c.tenant_id, c.id FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
+), slot AS (
+  SELECT oc.tenant_id, oc.connection_id, oc.n FROM operation_counts oc
+  JOIN target t ON oc.tenant_id = t.tenant_id AND oc.connection_id = t.id
+  FOR UPDATE OF oc
 ), ins AS (
   INSERT INTO operations (tenant_id, connection_id, id, status, error)
-  SELECT t.tenant_id, t.id, $5, $6::operation_status, $7::jsonb FROM target t WHERE t.operation_count < $8
+  SELECT s.tenant_id, s.connection_id, $5, $6::operation_status, $7::jsonb FROM slot s WHERE s.n < $8
   RETURNING tenant_id, connection_id, version, created_at, updated_at
 ), counted AS (
-  UPDATE connections c SET operation_count = c.operation_count + 1
-  FROM ins WHERE c.tenant_id = ins.tenant_id AND c.id = ins.connection_id
+  UPDATE operation_counts oc SET n = oc.n + 1
+  FROM ins WHERE oc.tenant_id = ins.tenant_id AND oc.connection_id = ins.connection_id
 )
 SELECT (SELECT count(*) FROM target), ins.version, ins.created_at, ins.updated_at
 FROM (SELECT 1) AS one LEFT JOIN ins ON true`
@@ -225,8 +228,8 @@ WITH gone AS (
   DELETE FROM operations o USING connections c
   WHERE c.tenant_id = o.tenant_id AND c.id = o.connection_id AND ` + visibleConnection + ` AND c.id = $4 AND o.id = $5
   RETURNING o.tenant_id, o.connection_id)
-UPDATE connections c SET operation_count = c.operation_count - 1
-FROM gone WHERE c.tenant_id = gone.tenant_id AND c.id = gone.connection_id`
+UPDATE operation_counts oc SET n = oc.n - 1
+FROM gone WHERE oc.tenant_id = gone.tenant_id AND oc.connection_id = gone.connection_id`
 
 // DeleteOperation deletes one operation of a connection in scope.
 func (s *Store) DeleteOperation(ctx context.Context, scope connections.Scope, connectionID, id string) error {

@@ -30,9 +30,9 @@ WITH doomed AS (
   WHERE o.tenant_id = d.tenant_id AND o.connection_id = d.connection_id AND o.id = d.id
   RETURNING o.tenant_id, o.connection_id
 ), uncounted AS (
-  UPDATE connections c SET operation_count = greatest(c.operation_count - g.n, 0)
+  UPDATE operation_counts oc SET n = greatest(oc.n - g.n, 0)
   FROM (SELECT tenant_id, connection_id, count(*) AS n FROM gone GROUP BY 1, 2) g
-  WHERE c.tenant_id = g.tenant_id AND c.id = g.connection_id
+  WHERE oc.tenant_id = g.tenant_id AND oc.connection_id = g.connection_id
 )
 SELECT count(*) FROM gone`
 
