@@ -41,7 +41,7 @@ type Cluster struct {
 	port      int
 	bin       string
 	settings  map[string]string
-	user      *serverUser
+	user      *Account
 	log       *slog.Logger
 	removeDir bool
 
@@ -60,7 +60,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := pickServerUser()
+	u, err := ServiceAccount()
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (c *Cluster) prepareDirs(dir string) error {
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	return c.user.own(c.dir, c.dataDir, c.socketDir)
+	return c.user.Own(c.dir, c.dataDir, c.socketDir)
 }
 
 // removeDirs deletes what we created; a caller-supplied Dir is kept.

@@ -47,7 +47,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"-D", c.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
 	cmd.Dir = c.dir // the caller's cwd may be unreadable for the server user
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = c.user.sysProcAttr()
+	cmd.SysProcAttr = c.user.SysProcAttr(syscall.SIGQUIT)
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("initdb %s: %w%s", c.dataDir, err, c.logTail())
@@ -93,7 +93,7 @@ func (c *Cluster) spawn() (*process, error) {
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"), c.serverArgs()...)
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = c.user.sysProcAttr()
+	cmd.SysProcAttr = c.user.SysProcAttr(syscall.SIGQUIT)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start postgres: %w", err)

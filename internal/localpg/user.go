@@ -9,16 +9,17 @@ import (
 	"syscall"
 )
 
-// serverUser is the OS account initdb and postgres run as. A nil value means
-// "the current user". Both programs refuse to run as root, so when we are root
-// we hand them to the postgres account (what distribution packages use) or,
-// failing that, to nobody.
-type serverUser struct {
+// Account is the OS account the database programs run as. A nil Account means
+// "the current user". initdb, postgres and pgbouncer all refuse to run as
+// root, so when we are root we hand them to the postgres account (what
+// distribution packages use) or, failing that, to nobody.
+type Account struct {
 	name     string
 	uid, gid uint32
 }
 
-func pickServerUser() (*serverUser, error) {
+// ServiceAccount picks the account for database programs: nil when not root.
+func ServiceAccount() (*Account, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -37,13 +38,13 @@ func pickServerUser() (*serverUser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("user %s gid %q: %w", name, u.Gid, err)
 		}
-		return &serverUser{name: name, uid: uint32(uid), gid: uint32(gid)}, nil
+		return &Account{name: name, uid: uint32(uid), gid: uint32(gid)}, nil
 	}
 	return nil, fmt.Errorf("running as root and no postgres or nobody user to run the server as: %w", lookupErr)
 }
 
-// own hands paths we created to the server user so it can write there.
-func (u *serverUser) own(paths ...string) error {
+// Own hands paths we created to the account so it can write there.
+func (u *Account) Own(paths ...string) error {
 	if u == nil {
 		return nil
 	}
@@ -55,12 +56,13 @@ func (u *serverUser) own(paths ...string) error {
 	return nil
 }
 
-// sysProcAttr puts the child in its own process group, so Crash can kill
-// everything the postmaster leaves behind, and ties its life to ours, so a
-// killed test binary does not leak servers. Go sets the death signal after
-// switching credentials, which matters because a uid change clears it.
-func (u *serverUser) sysProcAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+// SysProcAttr runs a child as the account, in its own process group (so
+// everything it leaves behind can be killed together), and ties its life to
+// ours with deathSig, so a killed test binary does not leak servers. Go sets
+// the death signal after switching credentials, which matters because a uid
+// change clears it.
+func (u *Account) SysProcAttr(deathSig syscall.Signal) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
 	if u != nil {
 		attr.Credential = &syscall.Credential{Uid: u.uid, Gid: u.gid, NoSetGroups: true}
 	}
@@ -70,7 +72,7 @@ func (u *serverUser) sysProcAttr() *syscall.SysProcAttr {
 // checkReachable fails early, with a useful message, when the server user
 // cannot traverse to dir; otherwise the child's chdir fails with a bare
 // "fork/exec: permission denied". t.TempDir, for one, makes 0700 parents.
-func (u *serverUser) checkReachable(dir string) error {
+func (u *Account) checkReachable(dir string) error {
 	if u == nil {
 		return nil
 	}
@@ -92,7 +94,7 @@ func (u *serverUser) checkReachable(dir string) error {
 	}
 }
 
-func (u *serverUser) canSearch(fi os.FileInfo) bool {
+func (u *Account) canSearch(fi os.FileInfo) bool {
 	perm := fi.Mode().Perm()
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/connops/connops/internal/localpg"
 )
 
 // With PGTEST_PGBOUNCER=1 the tests reach their databases through a PgBouncer
@@ -71,7 +72,7 @@ func startBouncer(ctx context.Context, adminDSN string) (*bouncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse server DSN: %w", err)
 	}
-	runAs, err := bouncerUser()
+	runAs, err := localpg.ServiceAccount()
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func startBouncer(ctx context.Context, adminDSN string) (*bouncer, error) {
 	if err := os.WriteFile(confPath, []byte(bouncerConfig(target, port)), 0o600); err != nil {
 		return nil, errors.Join(fmt.Errorf("write pgbouncer config: %w", err), os.RemoveAll(dir))
 	}
-	if err := runAs.own(dir, confPath); err != nil {
+	if err := runAs.Own(dir, confPath); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	logFile, err := os.Create(b.logPath)
@@ -99,7 +100,7 @@ func startBouncer(ctx context.Context, adminDSN string) (*bouncer, error) {
 	b.cmd = exec.Command(bin, confPath)
 	b.cmd.Dir = dir
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
-	b.cmd.SysProcAttr = runAs.sysProcAttr()
+	b.cmd.SysProcAttr = runAs.SysProcAttr(syscall.SIGTERM)
 	if err := b.cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start pgbouncer: %w", err), os.RemoveAll(dir))
 	}
@@ -223,55 +224,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// runAs is the OS account pgbouncer runs as; nil means the current user.
-// pgbouncer refuses to run as root, so as root it gets the postgres account
-// (as localpg does for the server) or nobody.
-type runAs struct {
-	name     string
-	uid, gid int
-}
-
-func bouncerUser() (*runAs, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	var lookupErr error
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			lookupErr = err
-			continue
-		}
-		uid, err1 := strconv.Atoi(u.Uid)
-		gid, err2 := strconv.Atoi(u.Gid)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("user %s: %w", name, err)
-		}
-		return &runAs{name: name, uid: uid, gid: gid}, nil
-	}
-	return nil, fmt.Errorf("running as root and no postgres or nobody user to run pgbouncer as: %w", lookupErr)
-}
-
-func (u *runAs) own(paths ...string) error {
-	if u == nil {
-		return nil
-	}
-	for _, p := range paths {
-		if err := os.Chown(p, u.uid, u.gid); err != nil {
-			return fmt.Errorf("chown %s to %s: %w", p, u.name, err)
-		}
-	}
-	return nil
-}
-
-// sysProcAttr gives pgbouncer its own process group and ties its life to
-// ours, so a killed test binary does not leak it.
-func (u *runAs) sysProcAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if u != nil {
-		attr.Credential = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), NoSetGroups: true}
-	}
-	return attr
 }
