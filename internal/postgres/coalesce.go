@@ -117,8 +117,9 @@ func live(group []*createRequest) []*createRequest {
 }
 
 // insertGroupSQL inserts every visible row it can and reports on each input
-// row, in input order: whether its connection is visible to that row's
-// scope, whether it fits under the connection's cap, and the new row's
+// row, in input order: whether its connection is visible to that row's scope
+// (and still there once its count row is locked), whether it fits under the
+// connection's cap, and the new row's
 // version and times when it went in. The target connections' count rows are
 // locked in key order (so two groups cannot deadlock) and read, each row is
 // ranked within its connection, and the counts are raised by what went in.
@@ -135,7 +136,8 @@ WITH input AS (
   WHERE (oc.tenant_id, oc.connection_id) IN (SELECT tenant_id, connection_id FROM input WHERE visible)
   ORDER BY oc.tenant_id, oc.connection_id FOR UPDATE
 ), ranked AS (
-  SELECT i.*, t.n + row_number() OVER (PARTITION BY i.tenant_id, i.connection_id, i.visible ORDER BY i.ord) <= i.cap AS fits
+  SELECT i.*, t.n IS NOT NULL AS counted,
+    t.n + row_number() OVER (PARTITION BY i.tenant_id, i.connection_id, i.visible ORDER BY i.ord) <= i.cap AS fits
   FROM input i LEFT JOIN target t ON t.tenant_id = i.tenant_id AND t.connection_id = i.connection_id
 ), ins AS (
   INSERT INTO operations (tenant_id, connection_id, id, status, error)
@@ -148,7 +150,7 @@ WITH input AS (
   FROM (SELECT tenant_id, connection_id, count(*) AS n FROM ins GROUP BY 1, 2) x
   WHERE oc.tenant_id = x.tenant_id AND oc.connection_id = x.connection_id
 )
-SELECT r.visible, coalesce(r.fits, false), ins.version, ins.created_at, ins.updated_at
+SELECT r.visible AND r.counted, coalesce(r.fits, false), ins.version, ins.created_at, ins.updated_at
 FROM ranked r LEFT JOIN ins ON ins.tenant_id = r.tenant_id AND ins.connection_id = r.connection_id AND ins.id = r.id
 ORDER BY r.ord`
 

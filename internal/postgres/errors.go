@@ -55,8 +55,14 @@ func isUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// Class 08 is connection exceptions; 57P01-57P03 are admin/crash shutdown
-		// and "cannot connect now" while the server starts.
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		// and "cannot connect now" while the server starts. 40001 and 40P01
+		// (serialization failure, deadlock, as a connection delete racing
+		// creates on it can cause) rolled the statement back: retrying is safe.
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", "40001", "40P01":
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08")
 	}
 	// An I/O failure on a connection that was already open surfaces as a plain
 	// error; pgx closes such a connection, and the statement may or may not have

@@ -16,8 +16,8 @@ import (
 // under its cap ($8), and counts the new row, all in one statement and one
 // round trip. The connection's count row is locked, so concurrent
 // creates on one connection cannot both take its last slot. visible = 0 means
-// the connection is not in scope; visible = 1 with no version means the cap
-// is reached. A taken id fails the statement with a unique violation.
+// the connection is not in scope, slot = 0 that it was deleted meanwhile;
+// otherwise no version means the cap is reached. A taken id fails the statement with a unique violation.
 const insertOperationSQL = `
 WITH target AS (
   SELECT c.tenant_id, c.id FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
@@ -33,7 +33,7 @@ WITH target AS (
   UPDATE operation_counts oc SET n = oc.n + 1
   FROM ins WHERE oc.tenant_id = ins.tenant_id AND oc.connection_id = ins.connection_id
 )
-SELECT (SELECT count(*) FROM target), ins.version, ins.created_at, ins.updated_at
+SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM slot), ins.version, ins.created_at, ins.updated_at
 FROM (SELECT 1) AS one LEFT JOIN ins ON true`
 
 // CreateOperation inserts an operation under a connection in scope. Without
@@ -65,16 +65,17 @@ func insertOperation(ctx context.Context, db queryRower, scope connections.Scope
 	if err != nil {
 		return connections.Operation{}, err
 	}
-	var visible int
+	var visible, slot int
 	var version *int64
 	var created, updated *time.Time
 	err = db.QueryRow(ctx, insertOperationSQL,
 		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON, maxPerConnection)...).
-		Scan(&visible, &version, &created, &updated)
+		Scan(&visible, &slot, &version, &created, &updated)
 	switch {
 	case err != nil:
 		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
-	case visible == 0:
+	case visible == 0 || slot == 0:
+		// No count row to lock: the connection was deleted while we waited.
 		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrNotFound)
 	case version == nil:
 		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrLimitExceeded)

@@ -168,16 +168,30 @@ func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, i
 	return c, nil
 }
 
+// lockCountsSQL takes the connection's count row first, the lock every
+// create on the connection takes first too. Deleting the connection row
+// straight away would lock in the opposite order (connection, then the
+// count row through the cascade) and deadlock with creates in flight.
+const lockCountsSQL = `SELECT 1 FROM operation_counts WHERE tenant_id = $1 AND connection_id = $2 FOR UPDATE`
+
 const deleteConnectionSQL = `DELETE FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4`
 
 // DeleteConnection deletes a connection; the foreign key cascades to its
-// operations in the same statement.
+// operations and count in the same statement.
 func (s *Store) DeleteConnection(ctx context.Context, scope connections.Scope, id string) error {
-	tag, err := s.pool.Exec(ctx, deleteConnectionSQL, scopeArgs(scope, id)...)
+	var deleted int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockCountsSQL, scope.TenantID, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, deleteConnectionSQL, scopeArgs(scope, id)...)
+		deleted = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete connection %s: %w", id, domainError(err))
 	}
-	if tag.RowsAffected() == 0 {
+	if deleted == 0 {
 		return fmt.Errorf("delete connection %s: %w", id, connections.ErrNotFound)
 	}
 	return nil
