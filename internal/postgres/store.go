@@ -136,7 +136,9 @@ func (s *Store) ListConnections(ctx context.Context, scope connections.Scope, lq
 	return page, nil
 }
 
-const lockConnectionSQL = `SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE`
+// NO KEY UPDATE: a PATCH changes no key, so it need not wait for creates
+// holding key-share locks on the connection through their foreign key.
+const lockConnectionSQL = `SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4 FOR NO KEY UPDATE`
 
 const updateConnectionSQL = `
 UPDATE connections SET name = $3, description = nullif($4, ''), authorized_app_ids = $5,
