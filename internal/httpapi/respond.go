@@ -21,11 +21,9 @@ type preEncoded interface {
 }
 
 // respond writes an OData payload.
+// Every route that answers through respond sits behind negotiate, which has
+// already refused an Accept that excludes JSON.
 func (s *server) respond(c *gin.Context, status int, body any) {
-	if !accepts(c.GetHeader("Accept"), "application/json") {
-		respondError(c, http.StatusNotAcceptable, codeNotAcceptable, "This resource answers application/json; the Accept header excludes it.", "")
-		return
-	}
 	var b []byte
 	if pre, ok := body.(preEncoded); ok {
 		// Already valid JSON: the encoder would only scan it again.
