@@ -113,43 +113,25 @@ func (s *Store) GetOperation(ctx context.Context, scope connections.Scope, conne
 	return op, nil
 }
 
-// ListOperations reads one page: Top+1 rows are fetched so the presence of a
-// next page is known without a second query.
+// ListOperations reads one page of a connection's operations.
 func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, connectionID string, lq connections.ListQuery) (connections.Page[connections.Operation], error) {
-	var page connections.Page[connections.Operation]
 	q := &query{args: scopeArgs(scope, connectionID)}
 	q.sql.WriteString(`SELECT ` + operationColumns + ` ` + operationsInScope)
 	if lq.Filter != nil {
 		q.sql.WriteString(" AND ")
 		q.writeFilter(lq.Filter)
 	}
-	if lq.After != nil {
-		q.sql.WriteString(" AND ")
-		q.writeAfter(lq.OrderBy, lq.After, operationColumn)
-	}
-	q.writeOrder(lq.OrderBy, operationColumn)
-	q.sql.WriteString(" LIMIT " + q.bind(lq.Top+1) + " OFFSET " + q.bind(lq.Skip))
-
-	rows, err := s.pool.Query(ctx, q.sql.String(), q.args...)
-	if err != nil {
-		return page, fmt.Errorf("select operations: %w", domainError(err))
-	}
-	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Operation, error) {
-		return scanOperation(r, connectionID)
-	})
-	if err != nil {
-		return page, fmt.Errorf("select operations: %w", domainError(err))
-	}
-	if len(page.Items) > lq.Top {
-		page.Items = page.Items[:lq.Top]
-		last := page.Items[lq.Top-1]
-		for _, k := range lq.OrderBy {
-			if k.Field == connections.FieldStatus {
-				page.Next = append(page.Next, string(last.Status))
-			} else {
-				page.Next = append(page.Next, last.ID)
+	q.writePage(lq, operationColumn)
+	page, err := selectPage(ctx, s.pool, q, lq,
+		func(r pgx.CollectableRow) (connections.Operation, error) { return scanOperation(r, connectionID) },
+		func(op connections.Operation, field string) string {
+			if field == connections.FieldStatus {
+				return string(op.Status)
 			}
-		}
+			return op.ID
+		})
+	if err != nil {
+		return page, fmt.Errorf("select operations: %w", err)
 	}
 	if len(page.Items) == 0 || lq.Count {
 		// An empty page may mean the connection is out of scope: the count

@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connops/connops/internal/connections"
 )
@@ -120,4 +124,39 @@ func (q *query) writeOrder(order []connections.OrderKey, column func(string) (st
 			q.sql.WriteString(" DESC")
 		}
 	}
+}
+
+// writePage ends a list query: rows after the cursor, in the query's order,
+// one more than a page so the presence of a next page is known without a
+// second query.
+func (q *query) writePage(lq connections.ListQuery, column func(string) (string, string)) {
+	if lq.After != nil {
+		q.sql.WriteString(" AND ")
+		q.writeAfter(lq.OrderBy, lq.After, column)
+	}
+	q.writeOrder(lq.OrderBy, column)
+	q.sql.WriteString(" LIMIT " + q.bind(lq.Top+1) + " OFFSET " + q.bind(lq.Skip))
+}
+
+// selectPage runs a query built with writePage and cuts the rows to one
+// page; when there is more, Next holds the order-key values of the page's
+// last row, as key reads them.
+func selectPage[T any](ctx context.Context, pool *pgxpool.Pool, q *query, lq connections.ListQuery,
+	scan pgx.RowToFunc[T], key func(T, string) string) (connections.Page[T], error) {
+	var page connections.Page[T]
+	rows, err := pool.Query(ctx, q.sql.String(), q.args...)
+	if err != nil {
+		return page, domainError(err)
+	}
+	if page.Items, err = pgx.CollectRows(rows, scan); err != nil {
+		return page, domainError(err)
+	}
+	if len(page.Items) > lq.Top {
+		page.Items = page.Items[:lq.Top]
+		last := page.Items[lq.Top-1]
+		for _, k := range lq.OrderBy {
+			page.Next = append(page.Next, key(last, k.Field))
+		}
+	}
+	return page, nil
 }

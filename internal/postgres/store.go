@@ -103,28 +103,14 @@ const countConnectionsSQL = `SELECT count(*) FROM connections c WHERE ` + visibl
 
 // ListConnections reads one page of the connections in scope, by id.
 func (s *Store) ListConnections(ctx context.Context, scope connections.Scope, lq connections.ListQuery) (connections.Page[connections.Connection], error) {
-	var page connections.Page[connections.Connection]
 	q := &query{args: scopeArgs(scope)}
 	q.sql.WriteString(`SELECT ` + connectionColumns + ` FROM connections c WHERE ` + visibleConnection)
-	if lq.After != nil {
-		q.sql.WriteString(" AND ")
-		q.writeAfter(lq.OrderBy, lq.After, connectionColumn)
-	}
-	q.writeOrder(lq.OrderBy, connectionColumn)
-	q.sql.WriteString(" LIMIT " + q.bind(lq.Top+1) + " OFFSET " + q.bind(lq.Skip))
-	rows, err := s.pool.Query(ctx, q.sql.String(), q.args...)
+	q.writePage(lq, connectionColumn)
+	page, err := selectPage(ctx, s.pool, q, lq,
+		func(r pgx.CollectableRow) (connections.Connection, error) { return scanConnection(r) },
+		func(c connections.Connection, _ string) string { return c.ID })
 	if err != nil {
-		return page, fmt.Errorf("select connections: %w", domainError(err))
-	}
-	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Connection, error) {
-		return scanConnection(r)
-	})
-	if err != nil {
-		return page, fmt.Errorf("select connections: %w", domainError(err))
-	}
-	if len(page.Items) > lq.Top {
-		page.Items = page.Items[:lq.Top]
-		page.Next = connections.Cursor{page.Items[lq.Top-1].ID}
+		return page, fmt.Errorf("select connections: %w", err)
 	}
 	if lq.Count {
 		var n int64
