@@ -94,7 +94,7 @@ func (s *server) writeError(c *gin.Context, err error) {
 	case hasPub && errors.Is(err, connections.ErrForbidden):
 		respondError(c, http.StatusForbidden, codeAccessDenied, pub.Message, "")
 	case errors.Is(err, connections.ErrUnavailable):
-		s.metrics.DatabaseUnavailable()
+		s.cfg.Metrics.DatabaseUnavailable()
 		s.log.WarnContext(c.Request.Context(), "database unavailable", slog.String("error", err.Error()),
 			slog.String("request_id", requestIDs(c).request))
 		respondError(c, http.StatusServiceUnavailable, codeUnavailable,

@@ -29,7 +29,7 @@ func idempotencyKey(c *gin.Context, kind, parent string, body []byte) *connectio
 // recorded for an earlier request with the same key.
 func (s *server) markReplay(c *gin.Context, replayed bool) {
 	if replayed {
-		s.metrics.IdempotentReplay()
+		s.cfg.Metrics.IdempotentReplay()
 		c.Header("Idempotent-Replayed", "true")
 	}
 }

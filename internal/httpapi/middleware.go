@@ -67,7 +67,7 @@ func (s *server) logRequests(c *gin.Context) {
 	}
 	attrs[n] = slog.String("client_ip", c.ClientIP())
 	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs[:n+1]...)
-	s.metrics.RequestDone(c.Request.Method, route, c.Writer.Status(), took)
+	s.cfg.Metrics.RequestDone(c.Request.Method, route, c.Writer.Status(), took)
 }
 
 // recoverPanics answers a Graph 500 for a panic and logs it once.

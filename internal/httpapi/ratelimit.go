@@ -73,7 +73,7 @@ func (s *server) rateLimit(c *gin.Context) {
 	if ok {
 		return
 	}
-	s.metrics.RateLimited()
+	s.cfg.Metrics.RateLimited()
 	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	respondError(c, http.StatusTooManyRequests, codeTooManyRequests,
 		"Too many requests from this application in this tenant. Retry after the delay in the Retry-After header.", "")

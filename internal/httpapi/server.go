@@ -81,14 +81,13 @@ type readiness interface {
 }
 
 type server struct {
-	engine  *gin.Engine
-	limits  *limiters
-	metrics Metrics
-	cfg     Config
-	svc     service
-	auth    verifier
-	ready   readiness
-	log     *slog.Logger
+	engine *gin.Engine
+	limits *limiters
+	cfg    Config
+	svc    service
+	auth   verifier
+	ready  readiness
+	log    *slog.Logger
 }
 
 // route says which of the four mounts of the API a handler serves: version
@@ -109,7 +108,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 		cfg.Metrics = noMetrics{}
 	}
 	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log,
-		metrics: cfg.Metrics, limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
+		limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
 
 	r := gin.New()
 	s.engine = r
