@@ -118,11 +118,7 @@ func (b *batchRun) serve(r batchRequest) batchResponse {
 	}
 	req, err := http.NewRequestWithContext(b.c.Request.Context(), r.Method, url, bytes.NewReader(r.Body))
 	if err != nil {
-		rec := httptest.NewRecorder()
-		ctx, _ := gin.CreateTestContext(rec)
-		ctx.Request = b.c.Request
-		respondError(ctx, http.StatusBadRequest, codeInvalidRequest, "The request's url is malformed.", "url")
-		return recorded(r.ID, rec)
+		return batchError(r, http.StatusBadRequest, codeInvalidRequest, "The request's url is malformed.", "url")
 	}
 	req.Host = b.c.Request.Host
 	req.TLS = b.c.Request.TLS
@@ -140,19 +136,21 @@ func (b *batchRun) serve(r batchRequest) batchResponse {
 }
 
 func (b *batchRun) failedDependency(r batchRequest, dep string) batchResponse {
-	rec := httptest.NewRecorder()
-	ctx, _ := gin.CreateTestContext(rec)
-	ctx.Request = b.c.Request
+	return batchError(r, http.StatusFailedDependency, "failedDependency",
+		fmt.Sprintf("The request was not run because request '%s' it depends on failed.", truncate(dep, 64)), "dependsOn")
+}
+
+// batchError answers an inner request that never reached the router with
+// the same envelope and ids a routed one would get.
+func batchError(r batchRequest, status int, code, message, target string) batchResponse {
 	id := ids{request: uuid.NewString(), client: r.header("client-request-id")}
 	if id.client == "" {
 		id.client = id.request
 	}
-	ctx.Set(idsKey, id)
-	ctx.Header("request-id", id.request)
-	ctx.Header("client-request-id", id.client)
-	respondError(ctx, http.StatusFailedDependency, "failedDependency",
-		fmt.Sprintf("The request was not run because request '%s' it depends on failed.", truncate(dep, 64)), "dependsOn")
-	return recorded(r.ID, rec)
+	body, _ := json.Marshal(envelope(id, code, message, target))
+	return batchResponse{ID: r.ID, Status: status, Body: body, Headers: map[string]string{
+		"Content-Type": "application/json; charset=utf-8", "Request-Id": id.request, "Client-Request-Id": id.client,
+	}}
 }
 
 // recorded turns a recorded answer into a batch response: headers as single

@@ -61,14 +61,18 @@ func respondError(c *gin.Context, status int, code, message, target string) {
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", retryAfterSeconds)
 	}
-	c.AbortWithStatusJSON(status, errorEnvelope{Error: errorBody{
+	c.AbortWithStatusJSON(status, envelope(ids, code, message, target))
+}
+
+func envelope(ids ids, code, message, target string) errorEnvelope {
+	return errorEnvelope{Error: errorBody{
 		Code: code, Message: message, Target: target,
 		InnerError: innerError{
 			Date:            time.Now().UTC().Format("2006-01-02T15:04:05"),
 			RequestID:       ids.request,
 			ClientRequestID: ids.client,
 		},
-	}})
+	}}
 }
 
 // writeError is the one place that maps domain errors to HTTP answers.
