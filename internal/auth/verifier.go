@@ -134,6 +134,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (connections.Caller
 	if caller, ok := v.cache.get(token, now, v.keys); ok {
 		return caller, nil
 	}
+	if err := checkDates(token); err != nil {
+		return connections.Caller{}, err
+	}
 	var claims Claims
 	t, err := v.parser.ParseWithClaims(token, &claims, v.keyFunc(ctx))
 	if err != nil {

@@ -1,0 +1,132 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/connops/connops/internal/auth"
+)
+
+// rawHS256 signs header and payload exactly as given, for tokens that
+// jwt.NewWithClaims cannot produce: repeated members, members in a chosen
+// order, values of the wrong JSON type.
+func rawHS256(t testing.TB, header, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding.EncodeToString
+	input := enc([]byte(header)) + "." + enc([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(input, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + enc(sig)
+}
+
+const hs256Header = `{"alg":"HS256","typ":"JWT"}`
+
+// goodPayload is goodClaims as JSON with members appended after all the
+// others. encoding/json keeps the last of repeated members, so an appended
+// member replaces the one goodClaims set.
+func goodPayload(t testing.TB, members ...string) string {
+	t.Helper()
+	b, err := json.Marshal(goodClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, m := range members {
+		s = strings.TrimSuffix(s, "}") + "," + m + "}"
+	}
+	return s
+}
+
+// refuses checks that v refuses token with a message containing want that
+// does not repeat the token.
+func refuses(t *testing.T, v *auth.Verifier, token, want string) {
+	t.Helper()
+	caller, err := v.Verify(context.Background(), token)
+	if err == nil {
+		t.Fatalf("Verify accepted the token as %+v", caller)
+	}
+	if !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("error %v does not match ErrUnauthenticated", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, want) {
+		t.Errorf("message %q does not mention %q", msg, want)
+	}
+	assertNoTokenContent(t, err.Error(), token)
+}
+
+func TestVerifyRequiresNumericDates(t *testing.T) {
+	t.Parallel()
+	v := auth.NewHS256(testSecret)
+	now := time.Now()
+	past, future := now.Add(-time.Minute).Unix(), now.Add(time.Hour).Unix()
+	// Each claim gets a time that would pass its check, so that only the
+	// form of the value can refuse the token.
+	times := map[string]int64{"exp": future, "nbf": past, "iat": past}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		notNumber := "the token's " + name + " claim must be a number"
+		outOfRange := "the token's " + name + " claim is out of range"
+		for _, tt := range []struct{ label, value, want string }{
+			{"numeric string", fmt.Sprintf(`"%d"`, times[name]), notNumber},
+			{"fractional string", fmt.Sprintf(`"%d.5"`, times[name]), notNumber},
+			{"exponent string", fmt.Sprintf(`"%e"`, float64(times[name])), notNumber},
+			{"empty string", `""`, notNumber},
+			{"word", `"tomorrow"`, notNumber},
+			{"true", `true`, notNumber},
+			{"false", `false`, notNumber},
+			{"object", `{"seconds":1}`, notNumber},
+			{"array", fmt.Sprintf(`[%d]`, times[name]), notNumber},
+			{"null", `null`, notNumber},
+			// jwt converts seconds to int64 unchecked: 1e300 became
+			// a time long past, so such an nbf was ignored.
+			{"beyond int64", `1e300`, outOfRange},
+			{"huge negative", `-1e300`, outOfRange},
+			{"beyond float64", `1e400`, outOfRange},
+			{"past the year 9999", `253402300800`, outOfRange},
+		} {
+			t.Run(name+" "+tt.label, func(t *testing.T) {
+				t.Parallel()
+				member := fmt.Sprintf(`%q:%s`, name, tt.value)
+				refuses(t, v, rawHS256(t, hs256Header, goodPayload(t, member)), tt.want)
+			})
+		}
+		// encoding/json fills a struct field from a member whose name
+		// matches in any case, so "EXP" sets ExpiresAt like "exp" does.
+		t.Run(name+" in upper case", func(t *testing.T) {
+			t.Parallel()
+			member := fmt.Sprintf(`%q:"%d"`, strings.ToUpper(name), times[name])
+			refuses(t, v, rawHS256(t, hs256Header, goodPayload(t, member)), notNumber)
+		})
+	}
+}
+
+func TestVerifyAcceptsNumericDates(t *testing.T) {
+	t.Parallel()
+	v := auth.NewHS256(testSecret)
+	now := time.Now()
+	past, future := now.Add(-time.Minute).Unix(), now.Add(time.Hour).Unix()
+	for label, members := range map[string][]string{
+		"integers":   {fmt.Sprintf(`"exp":%d`, future), fmt.Sprintf(`"nbf":%d`, past), fmt.Sprintf(`"iat":%d`, past)},
+		"fractions":  {fmt.Sprintf(`"exp":%d.25`, future), fmt.Sprintf(`"nbf":%d.5`, past), fmt.Sprintf(`"iat":%d.75`, past)},
+		"exponents":  {`"exp":4.1e9`, fmt.Sprintf(`"nbf":%e`, float64(past)), fmt.Sprintf(`"iat":%E`, float64(past))},
+		"nbf zero":   {`"nbf":0`},
+		"far future": {`"exp":253402300799`},
+	} {
+		t.Run(label, func(t *testing.T) {
+			t.Parallel()
+			tok := rawHS256(t, hs256Header, goodPayload(t, members...))
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		})
+	}
+}
