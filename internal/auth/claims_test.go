@@ -130,3 +130,49 @@ func TestVerifyAcceptsNumericDates(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyRefusesCrit(t *testing.T) {
+	t.Parallel()
+	is := newTestIssuer(t)
+	ecKey := newECKey(t, "ec-1")
+	is.publish(ecKey)
+	v := newVerifier(t, is, auth.Options{HS256Secret: testSecret, Issuer: testIss, Audience: testAud})
+
+	const unknown = "the token's header marks an extension critical (crit)"
+	const malformed = "the token's crit header parameter is malformed"
+	for _, tt := range []struct{ label, header, want string }{
+		{"b64", `{"alg":"HS256","typ":"JWT","b64":false,"crit":["b64"]}`, unknown},
+		{"private extension", `{"alg":"HS256","http://example.test/ext":1,"crit":["http://example.test/ext"]}`, unknown},
+		{"extension not in the header", `{"alg":"HS256","crit":["exp"]}`, unknown},
+		{"two extensions", `{"alg":"HS256","a":1,"b":2,"crit":["a","b"]}`, unknown},
+		{"empty list", `{"alg":"HS256","crit":[]}`, malformed},
+		{"string", `{"alg":"HS256","b64":false,"crit":"b64"}`, malformed},
+		{"number in list", `{"alg":"HS256","crit":[1]}`, malformed},
+		{"null in list", `{"alg":"HS256","crit":[null]}`, malformed},
+		{"null", `{"alg":"HS256","crit":null}`, malformed},
+		{"object", `{"alg":"HS256","crit":{"b64":true}}`, malformed},
+		{"true", `{"alg":"HS256","crit":true}`, malformed},
+		{"repeated, last is bad", `{"alg":"HS256","crit":null,"crit":["b64"]}`, unknown},
+	} {
+		t.Run(tt.label, func(t *testing.T) {
+			t.Parallel()
+			refuses(t, v, rawHS256(t, tt.header, goodPayload(t)), tt.want)
+		})
+	}
+	t.Run("ES256 from the JWKS", func(t *testing.T) {
+		t.Parallel()
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, goodClaims())
+		tok.Header["kid"] = ecKey.kid
+		tok.Header["b64"] = false
+		tok.Header["crit"] = []string{"b64"}
+		refuses(t, v, must(tok.SignedString(ecKey.priv)), unknown)
+	})
+	t.Run("no crit is accepted", func(t *testing.T) {
+		t.Parallel()
+		if _, err := v.Verify(context.Background(), rawHS256(t, `{"alg":"HS256","CRIT":["b64"]}`, goodPayload(t))); err != nil {
+			// Header parameter names are case-sensitive: CRIT is
+			// just an unregistered parameter, ignorable.
+			t.Fatalf("Verify: %v", err)
+		}
+	})
+}

@@ -175,6 +175,11 @@ func (v *Verifier) keyFunc(ctx context.Context) jwt.Keyfunc {
 		if !slices.Contains(v.algs, alg) {
 			return nil, notAccepted(alg)
 		}
+		// Here, before any key is used: crit may change what the
+		// signature covers (RFC 7797's b64, for one).
+		if err := checkCrit(t.Header); err != nil {
+			return nil, err
+		}
 		switch alg {
 		case algHS256:
 			return v.secret, nil
@@ -202,6 +207,29 @@ func (v *Verifier) refusal(t *jwt.Token, err error) error {
 		return notAccepted(t.Method.Alg())
 	}
 	return rejection(reason(err))
+}
+
+// checkCrit refuses a token whose JOSE header has a crit parameter (RFC 7515
+// §4.1.11). It lists extensions a recipient must understand and process or
+// else refuse the token; this verifier understands none, so any crit is
+// refused. A crit that is not a non-empty array of strings is refused as
+// malformed. Header parameter names are case-sensitive, so only "crit"
+// counts. The extension names are token content and are not repeated.
+func checkCrit(header map[string]any) error {
+	crit, ok := header["crit"]
+	if !ok {
+		return nil
+	}
+	list, ok := crit.([]any)
+	if !ok || len(list) == 0 {
+		return rejection("the token's crit header parameter is malformed")
+	}
+	for _, name := range list {
+		if _, ok := name.(string); !ok {
+			return rejection("the token's crit header parameter is malformed")
+		}
+	}
+	return rejection("the token's header marks an extension critical (crit) that this service does not support")
 }
 
 func notAccepted(alg string) rejection {
