@@ -176,3 +176,87 @@ func TestVerifyRefusesCrit(t *testing.T) {
 		}
 	})
 }
+
+func TestVerifyRefusesUnsafeClaimValues(t *testing.T) {
+	t.Parallel()
+	v := auth.NewHS256(testSecret)
+	// secret marks each bad value, so the test can tell the message
+	// never echoes it.
+	const secret = "zzsecretzz"
+	with := func(edit func(*auth.Claims)) string {
+		c := goodClaims()
+		edit(&c)
+		return hs256(t, testSecret, c)
+	}
+	raw := func(member string) string { return rawHS256(t, hs256Header, goodPayload(t, member)) }
+	many := func(n int) []string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = fmt.Sprintf("Perm.%d", i)
+		}
+		return s
+	}
+	const badChars = "contains invalid UTF-8 or a control character"
+	for _, tt := range []struct {
+		label, token, want string
+	}{
+		{"tid with NUL", with(func(c *auth.Claims) { c.TenantID = "tenant-1\x00" + secret }), "tid claim " + badChars},
+		{"tid with NUL first", with(func(c *auth.Claims) { c.TenantID = "\x00" + secret }), "tid claim " + badChars},
+		{"tid with unit separator", with(func(c *auth.Claims) { c.TenantID = secret + "\x1f" }), "tid claim " + badChars},
+		{"tid with line feed", with(func(c *auth.Claims) { c.TenantID = secret + "\n" }), "tid claim " + badChars},
+		{"tid with DEL", with(func(c *auth.Claims) { c.TenantID = secret + "\x7f" }), "tid claim " + badChars},
+		{"tid with C1 control", with(func(c *auth.Claims) { c.TenantID = secret + "\u0085" }), "tid claim " + badChars},
+		// encoding/json turns invalid UTF-8 and lone surrogates into
+		// U+FFFD, so that is what the check sees.
+		{"tid with invalid UTF-8", raw(`"tid":"` + secret + "\xff\xfe" + `"`), "tid claim " + badChars},
+		{"tid with lone surrogate", raw(`"tid":"` + secret + `\ud800"`), "tid claim " + badChars},
+		{"tid too long", with(func(c *auth.Claims) { c.TenantID = secret + strings.Repeat("a", 129-len(secret)) }), "tid claim is longer than 128 bytes"},
+		{"appid with NUL", with(func(c *auth.Claims) { c.AppID = "app\x00" + secret }), "appid claim " + badChars},
+		{"appid too long", with(func(c *auth.Claims) { c.AppID = secret + strings.Repeat("a", 200) }), "appid claim is longer than 128 bytes"},
+		{"azp with NUL", with(func(c *auth.Claims) { c.AppID, c.AuthorizedParty = "", "app\x00"+secret }), "azp claim " + badChars},
+		{"azp too long", with(func(c *auth.Claims) { c.AppID, c.AuthorizedParty = "", secret+strings.Repeat("a", 200) }), "azp claim is longer than 128 bytes"},
+		{"role with NUL", with(func(c *auth.Claims) { c.Roles = append(c.Roles, "Role\x00"+secret) }), "roles claim " + badChars},
+		{"role with invalid UTF-8", raw(`"roles":["` + secret + "\xc3" + `"]`), "roles claim " + badChars},
+		{"too many roles", with(func(c *auth.Claims) { c.Roles = many(65) }), "more than 64 roles"},
+		{"scp with NUL", with(func(c *auth.Claims) { c.Scope = "Scope.Read \x00" + secret }), "scp claim " + badChars},
+		{"scp with tab", with(func(c *auth.Claims) { c.Scope = "Scope.Read\t" + secret }), "scp claim " + badChars},
+		{"too many scopes", with(func(c *auth.Claims) { c.Scope = strings.Join(many(65), " ") }), "more than 64 scopes"},
+	} {
+		t.Run(tt.label, func(t *testing.T) {
+			t.Parallel()
+			refuses(t, v, tt.token, tt.want)
+			_, err := v.Verify(context.Background(), tt.token)
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("message %q repeats the claim's value", err)
+			}
+		})
+	}
+}
+
+func TestVerifyAcceptsSaneClaimValues(t *testing.T) {
+	t.Parallel()
+	v := auth.NewHS256(testSecret)
+	for label, edit := range map[string]func(*auth.Claims){
+		"tid of 128 bytes":   func(c *auth.Claims) { c.TenantID = strings.Repeat("t", 128) },
+		"appid of 128 bytes": func(c *auth.Claims) { c.AppID = strings.Repeat("a", 128) },
+		"non-ASCII tid":      func(c *auth.Claims) { c.TenantID = "contoso-ñ-日本" },
+		"GUIDs":              func(c *auth.Claims) { c.TenantID, c.AppID = "72f988bf-86f1-41af-91ab-2d7cd011db47", "" },
+		"64 roles, 64 scopes": func(c *auth.Claims) {
+			c.Roles = make([]string, 64)
+			scopes := make([]string, 64)
+			for i := range 64 {
+				c.Roles[i], scopes[i] = fmt.Sprintf("Role.%d", i), fmt.Sprintf("Scope.%d", i)
+			}
+			c.Scope = strings.Join(scopes, " ")
+		},
+	} {
+		t.Run(label, func(t *testing.T) {
+			t.Parallel()
+			c := goodClaims()
+			edit(&c)
+			if _, err := v.Verify(context.Background(), hs256(t, testSecret, c)); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		})
+	}
+}

@@ -142,8 +142,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (connections.Caller
 	if err != nil {
 		return connections.Caller{}, v.refusal(t, err)
 	}
-	if claims.TenantID == "" {
-		return connections.Caller{}, rejection("the token has no tenant (tid) claim")
+	if err := checkValues(&claims); err != nil {
+		return connections.Caller{}, err
 	}
 	caller := claims.Caller()
 	if claims.ExpiresAt != nil {
