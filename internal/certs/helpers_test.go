@@ -1,6 +1,7 @@
 package certs_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +65,16 @@ func handshake(addr string, roots *x509.CertPool, serverName string) (*x509.Cert
 	return conn.ConnectionState().PeerCertificates[0], nil
 }
 
+// servedSerial is the serial of the leaf served at addr, as hex.
+func servedSerial(t *testing.T, addr string, roots *x509.CertPool) string {
+	t.Helper()
+	leaf, err := handshake(addr, roots, "localhost")
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	return leaf.SerialNumber.Text(16)
+}
+
 // fileSerial is the serial of the certificate in the PEM file at path.
 func fileSerial(t *testing.T, path string) string {
 	t.Helper()
@@ -113,4 +126,35 @@ func moveOver(t *testing.T, src, dst string) {
 	if err := os.Rename(src, dst); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clock is a test clock that moves only when told to.
+type clock struct{ now atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.now.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time { return time.Unix(0, c.now.Load()) }
+
+func (c *clock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+
+// logBuffer collects log output written by server goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

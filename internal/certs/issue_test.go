@@ -13,14 +13,14 @@ import (
 	"github.com/connops/connops/internal/certs"
 )
 
-// serveIssued serves the pair in certFile/keyFile.
+// serveIssued serves the pair in certFile/keyFile through a Reloader.
 func serveIssued(t *testing.T, certFile, keyFile string) string {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	r, err := certs.NewReloader(certFile, keyFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2", "http/1.1"}})
+	return serve(t, r.TLSConfig())
 }
 
 // The developer's view: a client that trusts only ca.pem reaches the dev
