@@ -12,9 +12,10 @@ import (
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 )
 
-// image is pinned to the production major so tests see the same planner,
-// SQL features and error codes as production.
-const image = "postgres:15-alpine"
+// Image is the PostgreSQL image that containers run. It is pinned to the
+// production major so development and tests see the same planner, SQL
+// features and error codes as production.
+const Image = "postgres:15-alpine"
 
 // dockerProbeTimeout keeps the probe cheap on machines without an engine,
 // where callers fall back to a local cluster.
@@ -46,7 +47,7 @@ func DockerAvailable(ctx context.Context) (ok bool) {
 // StartContainer runs a PostgreSQL container and returns the DSN of its
 // postgres database and a function that removes the container.
 func StartContainer(ctx context.Context) (dsn string, stop func(context.Context) error, err error) {
-	c, err := tcpostgres.Run(ctx, image,
+	c, err := tcpostgres.Run(ctx, Image,
 		tcpostgres.WithDatabase("postgres"),
 		tcpostgres.WithUsername("postgres"),
 		tcpostgres.WithPassword("postgres"),
@@ -78,7 +79,7 @@ func Provision(ctx context.Context, opts Options) (dsn string, cleanup func(cont
 		log = slog.New(slog.DiscardHandler)
 	}
 	if DockerAvailable(ctx) {
-		log.InfoContext(ctx, "starting postgres container", slog.String("image", image))
+		log.InfoContext(ctx, "starting postgres container", slog.String("image", Image))
 		return StartContainer(ctx)
 	}
 	log.InfoContext(ctx, "docker not available; starting a local postgres cluster")
