@@ -1,6 +1,11 @@
 // Package localpg starts throwaway PostgreSQL servers for development and
-// tests: a cluster run from the machine's own binaries, or a testcontainers
-// container when a Docker engine is reachable.
+// tests: a cluster run from the machine's own binaries, or a container when
+// a Docker engine is reachable.
+//
+// Containers are driven through the docker command, not a Docker SDK or
+// testcontainers: connops links this package for `connops dev`, and an SDK
+// would put the whole Docker client into the production binary for that
+// alone. The CLI is also all a machine with Docker is sure to have.
 package localpg
 
 import (

@@ -63,6 +63,10 @@ var (
 // template; pulling an image on a cold machine is the slow case.
 const setupTimeout = 3 * time.Minute
 
+// dockerProbeTimeout keeps the probe cheap on machines without an engine,
+// where tests fall back to a local cluster.
+const dockerProbeTimeout = 1500 * time.Millisecond
+
 // errUnavailable marks "no server is possible here" as opposed to a server
 // that exists but misbehaves; only the first kind may be skipped.
 var errUnavailable = errors.New("no PostgreSQL available: set TEST_DATABASE_URL, start Docker, or install postgresql")
@@ -88,8 +92,8 @@ func startServer(ctx context.Context) (*server, error) {
 	switch {
 	case os.Getenv("TEST_DATABASE_URL") != "":
 		s.adminDSN = os.Getenv("TEST_DATABASE_URL")
-	case localpg.DockerAvailable(ctx):
-		dsn, stop, err := localpg.StartContainer(ctx)
+	case dockerAvailable(ctx):
+		dsn, stop, err := startContainer(ctx)
 		if err != nil {
 			return nil, err
 		}
