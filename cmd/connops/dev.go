@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/localpg"
@@ -31,7 +32,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseFlags(fs, args, devSynopsis, stdout, stderr); err != nil {
 		return helpIsSuccess(err)
 	}
-	cfg, err := loadConfig(getenv, need{})
+	cfg, err := app.LoadConfig(getenv, app.Need{})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
 )
@@ -36,7 +37,7 @@ func report(t *testing.T, format string, args ...any) {
 // testConfig builds a serve configuration the way the binary does, from an
 // environment, so defaults match production. Rate limiting is off unless
 // extra turns it on: the load tests are one tenant's app at full speed.
-func testConfig(t *testing.T, dsn string, extra map[string]string) config {
+func testConfig(t *testing.T, dsn string, extra map[string]string) app.Config {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":      dsn,
@@ -45,7 +46,7 @@ func testConfig(t *testing.T, dsn string, extra map[string]string) config {
 		"RATE_LIMIT_RPS":    "0",
 	}
 	maps.Copy(env, extra)
-	cfg, err := loadConfig(envOf(env), need{database: true, auth: true})
+	cfg, err := app.LoadConfig(envOf(env), app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ type liveServer struct {
 	stop func() error // cancels serve and waits for it; safe to call twice
 }
 
-func startServe(t *testing.T, cfg config) *liveServer {
+func startServe(t *testing.T, cfg app.Config) *liveServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}

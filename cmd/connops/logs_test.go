@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/pgtest"
 )
@@ -51,9 +52,9 @@ func withPassword(t *testing.T, dsn string) (string, []string) {
 
 func TestLogsHoldNoTokensOrSecrets(t *testing.T) {
 	dsn, dsnSecrets := withPassword(t, pgtest.EmptyDSN(t))
-	cfg, err := loadConfig(envOf(map[string]string{
+	cfg, err := app.LoadConfig(envOf(map[string]string{
 		"DATABASE_URL": dsn, "AUTH_HS256_SECRET": hs256Secret, "LISTEN_ADDR": "127.0.0.1:0", "LOG_LEVEL": "debug",
-	}), need{database: true, auth: true})
+	}), app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/pgtest"
 	"github.com/connops/connops/internal/postgres"
@@ -141,7 +142,7 @@ func TestConcurrentMigrationsApplyOnce(t *testing.T) {
 
 func TestServeUntilCancelled(t *testing.T) {
 	// Pool settings in the URL must reach the pool, not the server.
-	cfg := config{DatabaseURL: withParam(pgtest.EmptyDSN(t), "pool_max_conns", "3"), ListenAddr: "127.0.0.1:0",
+	cfg := app.Config{DatabaseURL: withParam(pgtest.EmptyDSN(t), "pool_max_conns", "3"), ListenAddr: "127.0.0.1:0",
 		HS256Secret: []byte(goodSecret), ShutdownTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
@@ -236,3 +237,9 @@ func withParam(dsn, key, value string) string {
 	}
 	return dsn + " " + key + "=" + value
 }
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+const goodSecret = "0123456789abcdef0123456789abcdef"

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/postgres"
 )
 
@@ -25,7 +26,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stderr, "Usage: %s\n", migrateSynopsis)
 		return errUsage
 	}
-	cfg, err := loadConfig(getenv, need{database: true})
+	cfg, err := app.LoadConfig(getenv, app.Need{Database: true})
 	if err != nil {
 		return err
 	}
@@ -54,6 +55,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 // migrationLock passes MIGRATION_LOCK through to the migrator.
-func migrationLock(cfg config) postgres.MigrateOption {
+func migrationLock(cfg app.Config) postgres.MigrateOption {
 	return postgres.WithMigrationLock(postgres.MigrationLock(cfg.MigrationLock))
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // envName matches a quoted upper-case variable name such as "DATABASE_URL";
-// connops names every variable it reads this way in cmd/connops, whether
+// connops names every variable it reads this way in cmd/connops and internal/app, whether
 // passed to getenv directly or through a table of names.
 var envName = regexp.MustCompile(`"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`)
 
@@ -23,10 +23,17 @@ var docRow = regexp.MustCompile("^\\|\\s*`([A-Z][A-Z0-9_]*)`\\s*\\|")
 // TestOperationsDocListsEveryEnvVar keeps docs/operations.md's configuration
 // table and the binary's environment in step, in both directions.
 func TestOperationsDocListsEveryEnvVar(t *testing.T) {
+	// The binary's own files and the app package, which reads the
+	// configuration for it.
 	sources, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	appSources, err := filepath.Glob("../../internal/app/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources = append(sources, appSources...)
 	read := map[string]bool{}
 	direct := map[string]bool{}
 	for _, f := range sources {

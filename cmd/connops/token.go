@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
 )
@@ -13,7 +14,7 @@ import (
 func runToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "tenant id (tid claim); required")
-	app := fs.String("app", "connops-dev", "client app id (appid claim)")
+	appID := fs.String("app", "connops-dev", "client app id (appid claim)")
 	roles := fs.String("roles", connections.PermReadWriteAll, "comma-separated application permissions (roles claim)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	synopsis := "connops token --tenant T [--app A] [--roles R1,R2] [--ttl 1h]   (signs with AUTH_HS256_SECRET)"
@@ -26,12 +27,12 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	if *ttl <= 0 {
 		return fmt.Errorf("--ttl must be positive")
 	}
-	cfg, err := loadConfig(getenv, need{secret: true})
+	cfg, err := app.LoadConfig(getenv, app.Need{Secret: true})
 	if err != nil {
 		return err
 	}
 	token, err := auth.Issue(cfg.HS256Secret, auth.DevToken{
-		TenantID: *tenant, AppID: *app, Roles: splitList(*roles), TTL: *ttl,
+		TenantID: *tenant, AppID: *appID, Roles: app.SplitList(*roles), TTL: *ttl,
 	}, time.Now())
 	if err != nil {
 		return err

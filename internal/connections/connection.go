@@ -52,14 +52,14 @@ var reservedConnectionIDs = []string{
 // ValidateConnectionID applies Graph's rules for connection ids.
 func ValidateConnectionID(id string) error {
 	if !connectionIDPattern.MatchString(id) {
-		return invalid("id", "Property 'id' must be 3 to 32 letters or digits.")
+		return invalidField("id", "must be 3 to 32 letters or digits")
 	}
 	if strings.HasPrefix(strings.ToLower(id), "microsoft") {
-		return invalid("id", "Property 'id' must not start with 'Microsoft'.")
+		return invalidField("id", "must not start with 'Microsoft'")
 	}
 	for _, r := range reservedConnectionIDs {
 		if strings.EqualFold(id, r) {
-			return invalid("id", "Property 'id' must not be the reserved name '%s'.", r)
+			return invalidField("id", "must not be the reserved name '%s'", r)
 		}
 	}
 	return nil
@@ -68,26 +68,30 @@ func ValidateConnectionID(id string) error {
 // Validate checks the caller's values for a new connection.
 func (n NewConnection) Validate() error {
 	if n.ID == "" {
-		return invalid("id", "Property 'id' is required.")
+		return invalidField("id", "is required")
 	}
 	if err := ValidateConnectionID(n.ID); err != nil {
 		return err
 	}
-	if strings.TrimSpace(n.Name) == "" {
-		return invalid("name", "Property 'name' is required.")
-	}
 	if err := checkLen("name", n.Name, MaxConnectionName); err != nil {
 		return err
+	}
+	if strings.TrimSpace(n.Name) == "" {
+		return invalidField("name", "is required")
 	}
 	if err := checkLen("description", n.Description, MaxConnectionDesc); err != nil {
 		return err
 	}
+	const apps = "configuration.authorizedAppIds"
 	if len(n.AuthorizedAppIDs) > MaxAuthorizedAppIDs {
-		return invalid("configuration.authorizedAppIds", "Property 'configuration.authorizedAppIds' has more than %d entries.", MaxAuthorizedAppIDs)
+		return invalidField(apps, "has more than %d entries", MaxAuthorizedAppIDs)
 	}
 	for _, app := range n.AuthorizedAppIDs {
+		if err := checkText(apps, app); err != nil {
+			return err
+		}
 		if app == "" || len(app) > MaxAppIDLen {
-			return invalid("configuration.authorizedAppIds", "Property 'configuration.authorizedAppIds' entries must be 1 to %d characters.", MaxAppIDLen)
+			return invalidField(apps, "has an entry that is not 1 to %d characters", MaxAppIDLen)
 		}
 	}
 	return nil

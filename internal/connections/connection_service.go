@@ -26,33 +26,40 @@ func (s *Service) CreateConnection(ctx context.Context, caller Caller, n NewConn
 	}, s.opts.MaxConnectionsPerTenant, idem)
 	switch {
 	case errors.Is(err, ErrAlreadyExists):
-		return Connection{}, false, alreadyExists("A connection with the id '%s' already exists.", n.ID)
+		// The same answer whoever holds the id, and whatever its case: an
+		// OwnedBy app learns only that the id is taken in its tenant, which
+		// is what Graph's 409 tells any caller (docs/security.md).
+		return Connection{}, false, describe(ErrAlreadyExists, err, "A connection with the id '%s' already exists.", n.ID)
 	case errors.Is(err, ErrLimitExceeded):
-		return Connection{}, false, &Error{Kind: ErrLimitExceeded, Message: fmt.Sprintf(
-			"The tenant already has the maximum of %d connections; delete one first.", s.opts.MaxConnectionsPerTenant)}
+		return Connection{}, false, describe(ErrLimitExceeded, err,
+			"The tenant already has the maximum of %d connections; delete one first.", s.opts.MaxConnectionsPerTenant)
 	case errors.Is(err, ErrUnprocessable):
-		return Connection{}, false, idempotencyMismatch()
+		return Connection{}, false, idempotencyMismatch(err)
 	case err != nil:
 		return Connection{}, false, fmt.Errorf("create connection: %w", err)
 	}
 	return c, replayed, nil
 }
 
-// GetConnection returns one connection.
-func (s *Service) GetConnection(ctx context.Context, caller Caller, id string) (Connection, error) {
+// GetConnection returns one connection; fields are the properties selected
+// (all when empty).
+func (s *Service) GetConnection(ctx context.Context, caller Caller, id string, fields []string) (Connection, error) {
 	scope, err := caller.readScope()
 	if err != nil {
 		return Connection{}, err
 	}
-	c, err := s.store.GetConnection(ctx, scope, id)
-	if errors.Is(err, ErrNotFound) {
-		return Connection{}, connectionNotFound(id)
+	if err := validateFields(fields, connectionFields); err != nil {
+		return Connection{}, err
 	}
+	c, err := s.store.GetConnection(ctx, scope, id)
 	if err != nil {
-		return Connection{}, fmt.Errorf("get connection: %w", err)
+		return Connection{}, connectionError(err, id)
 	}
 	return c, nil
 }
+
+// connectionFields are the properties of a connection, for $select.
+var connectionFields = []string{"id", "name", "description", "state", "configuration"}
 
 // ListConnections returns a page of the connections the caller may see,
 // ordered by id. Connections support no $filter or $orderby.
@@ -69,8 +76,14 @@ func (s *Service) ListConnections(ctx context.Context, caller Caller, q ListQuer
 			return Page[Connection]{}, invalid("$orderby", "Query option '$orderby' on connections supports only 'id asc'.")
 		}
 	}
-	q.OrderBy = nil
-	if err := ValidateOperationQuery(&q); err != nil {
+	q.OrderBy = []OrderKey{{Field: FieldID}}
+	if err := validatePaging(&q); err != nil {
+		return Page[Connection]{}, err
+	}
+	if err := validateFields(q.Fields, connectionFields); err != nil {
+		return Page[Connection]{}, err
+	}
+	if err := validateCursor(&q); err != nil {
 		return Page[Connection]{}, err
 	}
 	page, err := s.store.ListConnections(ctx, scope, q)
@@ -113,11 +126,8 @@ func (s *Service) UpdateConnection(ctx context.Context, caller Caller, id string
 		c.Name, c.Description, c.AuthorizedAppIDs = n.Name, n.Description, n.AuthorizedAppIDs
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) && !errors.As(err, new(*Error)) {
-		return Connection{}, connectionNotFound(id)
-	}
 	if err != nil {
-		return Connection{}, wrapUnlessPublic("update connection", err)
+		return Connection{}, connectionError(err, id)
 	}
 	return c, nil
 }
@@ -129,26 +139,17 @@ func (s *Service) DeleteConnection(ctx context.Context, caller Caller, id string
 	if err != nil {
 		return err
 	}
-	err = s.store.DeleteConnection(ctx, scope, id)
-	if errors.Is(err, ErrNotFound) {
-		return connectionNotFound(id)
-	}
-	if err != nil {
-		return fmt.Errorf("delete connection: %w", err)
+	if err := s.store.DeleteConnection(ctx, scope, id); err != nil {
+		return connectionError(err, id)
 	}
 	return nil
 }
 
-func connectionNotFound(id string) error {
-	return notFound("The connection '%s' does not exist.", truncate(id, 64))
-}
-
-// wrapUnlessPublic adds context to internal errors but passes a caller-facing
-// *Error through unchanged.
-func wrapUnlessPublic(what string, err error) error {
-	var pub *Error
-	if errors.As(err, &pub) {
-		return pub
+// connectionError words a store failure about connection id: a missing
+// connection gets its message, anything else passes on with its own.
+func connectionError(err error, id string) error {
+	if errors.Is(err, ErrNotFound) {
+		return describe(ErrNotFound, err, "The connection '%s' does not exist.", truncate(id, 64))
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return err
 }

@@ -46,7 +46,7 @@ func (s *Service) idempotency(caller Caller, k *IdempotencyKey) (*Idempotency, e
 	return &Idempotency{AppID: caller.AppID, Key: k.Key, Fingerprint: k.Fingerprint, TTL: s.opts.IdempotencyTTL}, nil
 }
 
-func idempotencyMismatch() error {
-	return &Error{Kind: ErrUnprocessable, Target: "Idempotency-Key",
+func idempotencyMismatch(cause error) error {
+	return &Error{Kind: ErrUnprocessable, Target: "Idempotency-Key", Err: cause,
 		Message: "The Idempotency-Key was already used with a different request; use a new key for a new request."}
 }

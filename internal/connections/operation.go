@@ -1,10 +1,9 @@
 package connections
 
 import (
-	"fmt"
 	"regexp"
+	"slices"
 	"time"
-	"unicode/utf8"
 )
 
 // Status is a connectionOperationStatus member as it appears on the wire.
@@ -61,12 +60,12 @@ const (
 // Operation ids appear in URL paths, so they stay within the unreserved set.
 var operationIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// Validate checks the caller's values; the first problem found is returned as
-// an *Error naming the property.
+// Validate checks the caller's values; the first problem found is returned
+// as a *FieldError naming the property.
 func (n NewOperation) Validate() error {
 	if n.ID != "" {
-		if len(n.ID) > MaxOperationIDLen || !operationIDPattern.MatchString(n.ID) {
-			return invalid("id", "Property 'id' must be 1 to %d characters: letters, digits, '.', '_' or '-', starting with a letter or digit.", MaxOperationIDLen)
+		if err := ValidateOperationID(n.ID); err != nil {
+			return err
 		}
 	}
 	if n.Status != "" {
@@ -80,30 +79,20 @@ func (n NewOperation) Validate() error {
 	return nil
 }
 
-func validateStoredStatus(s Status) error {
-	for _, ok := range storableStatuses {
-		if s == ok {
-			return nil
-		}
-	}
-	if s == StatusUnknownFutureValue {
-		return invalid("status", "Property 'status' cannot be 'unknownFutureValue'; it is a reserved sentinel value.")
-	}
-	return invalid("status", "Property 'status' has the invalid value '%s'; expected one of unspecified, inprogress, completed, failed.", truncate(string(s), 64))
-}
-
-func checkLen(target, value string, limit int) error {
-	if utf8.RuneCountInString(value) > limit {
-		return invalid(target, "Property '%s' is longer than %d characters.", target, limit)
+// ValidateOperationID checks an operation id as a client may choose it.
+func ValidateOperationID(id string) error {
+	if len(id) > MaxOperationIDLen || !operationIDPattern.MatchString(id) {
+		return invalidField("id", "must be 1 to %d characters: letters, digits, '.', '_' or '-', starting with a letter or digit", MaxOperationIDLen)
 	}
 	return nil
 }
 
-// truncate keeps echoed caller input short in messages.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
+func validateStoredStatus(s Status) error {
+	if slices.Contains(storableStatuses, s) {
+		return nil
 	}
-	r := []rune(s)
-	return fmt.Sprintf("%s...", string(r[:n]))
+	if s == StatusUnknownFutureValue {
+		return invalidField("status", "cannot be 'unknownFutureValue'; it is a reserved sentinel value")
+	}
+	return invalidField("status", "has the invalid value '%s'; expected one of unspecified, inprogress, completed, failed", truncate(string(s), 64))
 }

@@ -37,34 +37,34 @@ func (s *Service) CreateOperation(ctx context.Context, caller Caller, connection
 	}
 	created, replayed, err := s.store.CreateOperation(ctx, scope, op, s.opts.MaxOperationsPerConnection, idem)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return Operation{}, false, connectionNotFound(connectionID)
 	case errors.Is(err, ErrAlreadyExists):
-		return Operation{}, false, alreadyExists("An operation with the id '%s' already exists on connection '%s'.", op.ID, connectionID)
+		return Operation{}, false, describe(ErrAlreadyExists, err,
+			"An operation with the id '%s' already exists on connection '%s'.", op.ID, truncate(connectionID, 64))
 	case errors.Is(err, ErrUnprocessable):
-		return Operation{}, false, idempotencyMismatch()
+		return Operation{}, false, idempotencyMismatch(err)
 	case errors.Is(err, ErrLimitExceeded):
-		return Operation{}, false, &Error{Kind: ErrLimitExceeded, Message: fmt.Sprintf(
+		return Operation{}, false, describe(ErrLimitExceeded, err,
 			"The connection '%s' already holds the maximum of %d operations; delete some, or let retention remove finished ones.",
-			truncate(connectionID, 64), s.opts.MaxOperationsPerConnection)}
+			truncate(connectionID, 64), s.opts.MaxOperationsPerConnection)
 	case err != nil:
-		return Operation{}, false, fmt.Errorf("create operation: %w", err)
+		return Operation{}, false, connectionError(err, connectionID)
 	}
 	return created, replayed, nil
 }
 
-// GetOperation returns one operation of a connection.
-func (s *Service) GetOperation(ctx context.Context, caller Caller, connectionID, id string) (Operation, error) {
+// GetOperation returns one operation of a connection; fields are the
+// properties selected (all when empty).
+func (s *Service) GetOperation(ctx context.Context, caller Caller, connectionID, id string, fields []string) (Operation, error) {
 	scope, err := caller.readScope()
 	if err != nil {
 		return Operation{}, err
 	}
-	op, err := s.store.GetOperation(ctx, scope, connectionID, id)
-	if errors.Is(err, ErrNotFound) {
-		return Operation{}, operationNotFound(connectionID, id)
+	if err := validateFields(fields, operationFields); err != nil {
+		return Operation{}, err
 	}
+	op, err := s.store.GetOperation(ctx, scope, connectionID, id)
 	if err != nil {
-		return Operation{}, fmt.Errorf("get operation: %w", err)
+		return Operation{}, operationError(err, connectionID, id)
 	}
 	return op, nil
 }
@@ -79,11 +79,8 @@ func (s *Service) ListOperations(ctx context.Context, caller Caller, connectionI
 		return Page[Operation]{}, err
 	}
 	page, err := s.store.ListOperations(ctx, scope, connectionID, q)
-	if errors.Is(err, ErrNotFound) {
-		return Page[Operation]{}, connectionNotFound(connectionID)
-	}
 	if err != nil {
-		return Page[Operation]{}, fmt.Errorf("list operations: %w", err)
+		return Page[Operation]{}, connectionError(err, connectionID)
 	}
 	return page, nil
 }
@@ -101,29 +98,23 @@ func (s *Service) CountOperations(ctx context.Context, caller Caller, connection
 		}
 	}
 	n, err := s.store.CountOperations(ctx, scope, connectionID, f)
-	if errors.Is(err, ErrNotFound) {
-		return 0, connectionNotFound(connectionID)
-	}
 	if err != nil {
-		return 0, fmt.Errorf("count operations: %w", err)
+		return 0, connectionError(err, connectionID)
 	}
 	return n, nil
 }
 
 // OperationPatch is a PATCH of an operation. An empty Status leaves the
-// status alone; SetError replaces the error (with nil to clear it).
+// status alone (a decoder maps Graph's evolvable-enum sentinel in a PATCH to
+// that); SetError replaces the error (with nil to clear it).
 type OperationPatch struct {
 	Status   Status
 	SetError bool
 	Error    *PublicError
 }
 
-// Validate checks the patch's values. unknownFutureValue in a PATCH is treated
-// as absent, as Graph's evolvable-enum rule asks.
-func (p *OperationPatch) Validate() error {
-	if p.Status == StatusUnknownFutureValue {
-		p.Status = ""
-	}
+// Validate checks the patch's values.
+func (p OperationPatch) Validate() error {
 	if p.Status != "" {
 		if err := validateStoredStatus(p.Status); err != nil {
 			return err
@@ -164,11 +155,8 @@ func (s *Service) UpdateOperation(ctx context.Context, caller Caller, connection
 		}
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) && !errors.As(err, new(*Error)) {
-		return Operation{}, operationNotFound(connectionID, id)
-	}
 	if err != nil {
-		return Operation{}, wrapUnlessPublic("update operation", err)
+		return Operation{}, operationError(err, connectionID, id)
 	}
 	return op, nil
 }
@@ -179,16 +167,16 @@ func (s *Service) DeleteOperation(ctx context.Context, caller Caller, connection
 	if err != nil {
 		return err
 	}
-	err = s.store.DeleteOperation(ctx, scope, connectionID, id)
-	if errors.Is(err, ErrNotFound) {
-		return operationNotFound(connectionID, id)
-	}
-	if err != nil {
-		return fmt.Errorf("delete operation: %w", err)
+	if err := s.store.DeleteOperation(ctx, scope, connectionID, id); err != nil {
+		return operationError(err, connectionID, id)
 	}
 	return nil
 }
 
-func operationNotFound(connectionID, id string) error {
-	return notFound("The operation '%s' does not exist on connection '%s'.", truncate(id, 128), truncate(connectionID, 64))
+// operationError words a store failure about one operation.
+func operationError(err error, connectionID, id string) error {
+	if errors.Is(err, ErrNotFound) {
+		return describe(ErrNotFound, err, "The operation '%s' does not exist on connection '%s'.", truncate(id, 128), truncate(connectionID, 64))
+	}
+	return err
 }

@@ -57,7 +57,7 @@ func checkTriple(path, code, message, target string) error {
 
 func checkDetails(path string, details []ErrorDetail) error {
 	if len(details) > MaxErrorDetails {
-		return invalid(path, "Property '%s' has more than %d entries.", path, MaxErrorDetails)
+		return invalidField(path, "has more than %d entries", MaxErrorDetails)
 	}
 	for i, d := range details {
 		if err := checkTriple(fmt.Sprintf("%s[%d]", path, i), d.Code, d.Message, d.Target); err != nil {

@@ -1,5 +1,10 @@
 package connections
 
+import (
+	"slices"
+	"strings"
+)
+
 // Filter is a parsed $filter expression over operations: comparisons of id or
 // status with literals, combined with and, or, not.
 type Filter interface{ filterNode() }
@@ -50,6 +55,14 @@ type Cursor []string
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
+	// MaxSkip bounds $skip: skipping costs the database a scan of every
+	// skipped row, so deep offsets are refused; pages beyond come from the
+	// nextLink's $skiptoken, which seeks by key instead.
+	MaxSkip = 10_000
+	// DefaultPageBytes bounds the encoded size of one page: a page ends
+	// early, with a nextLink, once its items reach it, so a list of large
+	// items never costs more than about this much memory to answer.
+	DefaultPageBytes = 1 << 20
 	// MaxFilterTerms bounds how much work one $filter can ask of the database:
 	// it counts comparisons and the and/or/not operators joining them.
 	MaxFilterTerms = 32
@@ -65,6 +78,18 @@ type ListQuery struct {
 	Skip    int
 	After   Cursor
 	Count   bool
+	// Fields are the properties the caller selected; empty means all. A
+	// store need not load what is not selected.
+	Fields []string
+	// MaxBytes bounds the page's size as the store estimates it from the
+	// rows' stored sizes; 0 means DefaultPageBytes. A page always holds at
+	// least one item when there is one.
+	MaxBytes int
+}
+
+// Selects reports whether field is to be returned.
+func (q ListQuery) Selects(field string) bool {
+	return len(q.Fields) == 0 || slices.Contains(q.Fields, field)
 }
 
 // Page is one page of a list. Next is nil on the last page; Count is set
@@ -78,14 +103,11 @@ type Page[T any] struct {
 // ValidateOperationQuery checks a list query against what operations support
 // and completes its order with the id tie-breaker keyset paging needs.
 func ValidateOperationQuery(q *ListQuery) error {
-	if q.Top == 0 {
-		q.Top = DefaultPageSize
+	if err := validatePaging(q); err != nil {
+		return err
 	}
-	if q.Top < 1 || q.Top > MaxPageSize {
-		return invalid("$top", "Query option '$top' must be between 1 and %d.", MaxPageSize)
-	}
-	if q.Skip < 0 {
-		return invalid("$skip", "Query option '$skip' must not be negative.")
+	if err := validateFields(q.Fields, operationFields); err != nil {
+		return err
 	}
 	if q.Filter != nil {
 		terms := 0
@@ -106,8 +128,57 @@ func ValidateOperationQuery(q *ListQuery) error {
 	if !seen[FieldID] {
 		q.OrderBy = append(q.OrderBy, OrderKey{Field: FieldID})
 	}
-	if q.After != nil && len(q.After) != len(q.OrderBy) {
-		return invalid("$skiptoken", "Query option '$skiptoken' does not belong to this query.")
+	return validateCursor(q)
+}
+
+// operationFields are the properties of an operation, for $select.
+var operationFields = []string{FieldID, FieldStatus, "error"}
+
+// validatePaging checks $top and $skip and fills in the defaults.
+func validatePaging(q *ListQuery) error {
+	if q.Top == 0 {
+		q.Top = DefaultPageSize
+	}
+	if q.Top < 1 || q.Top > MaxPageSize {
+		return invalid("$top", "Query option '$top' must be an integer from 1 to %d.", MaxPageSize)
+	}
+	if q.Skip < 0 || q.Skip > MaxSkip {
+		return invalid("$skip", "Query option '$skip' must be an integer from 0 to %d; follow @odata.nextLink to page further.", MaxSkip)
+	}
+	if q.MaxBytes <= 0 {
+		q.MaxBytes = DefaultPageBytes
+	}
+	return nil
+}
+
+func validateFields(fields, known []string) error {
+	for _, f := range fields {
+		if !slices.Contains(known, f) {
+			return invalid("$select", "Query option '$select' names '%s', which is not a property here; use %s.",
+				truncate(f, 64), strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// validateCursor checks that a page token's position fits the query's
+// order: one value per key, each a value the key's column can hold. The
+// token is sealed, so a mismatch means a token of another query.
+func validateCursor(q *ListQuery) error {
+	if q.After == nil {
+		return nil
+	}
+	bad := invalid("$skiptoken", "Query option '$skiptoken' does not belong to this query.")
+	if len(q.After) != len(q.OrderBy) {
+		return bad
+	}
+	for i, k := range q.OrderBy {
+		if k.Field == FieldStatus && !slices.Contains(storableStatuses, Status(q.After[i])) {
+			return bad
+		}
+		if checkText("$skiptoken", q.After[i]) != nil {
+			return bad
+		}
 	}
 	return nil
 }
@@ -151,13 +222,8 @@ func validateFilterValue(field, value string) error {
 	case FieldID:
 		return nil
 	case FieldStatus:
-		if Status(value) == StatusUnknownFutureValue {
+		if Status(value) == StatusUnknownFutureValue || slices.Contains(storableStatuses, Status(value)) {
 			return nil
-		}
-		for _, s := range storableStatuses {
-			if Status(value) == s {
-				return nil
-			}
 		}
 		return invalid("$filter", "Query option '$filter' compares status with '%s', which is not a connectionOperationStatus member.", truncate(value, 64))
 	}

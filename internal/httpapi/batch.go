@@ -2,13 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +57,12 @@ type batchResponse struct {
 // independent creates in one batch share the store's grouped commits.
 func (s *server) batch(version string) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// The root defence against nesting: whatever spelling of $batch
+		// got an item here, a batch run as an item of another is refused.
+		if c.Request.Context().Value(insideBatchKey{}) != nil {
+			respondError(c, http.StatusBadRequest, codeInvalidRequest, "A batch cannot contain another batch.", "url")
+			return
+		}
 		body, ok := s.readJSON(c)
 		if !ok {
 			return
@@ -65,15 +72,19 @@ func (s *server) batch(version string) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		run := &batchRun{s: s, c: c, version: version}
+		run := &batchRun{s: s, c: c, version: version, budget: s.cfg.BatchMaxBytes / len(reqs)}
 		s.respond(c, http.StatusOK, batchBody(run.all(reqs)))
 	}
 }
+
+// insideBatchKey marks the context of a request run as an item of a batch.
+type insideBatchKey struct{}
 
 type batchRun struct {
 	s       *server
 	c       *gin.Context
 	version string
+	budget  int // each item's page budget, in bytes
 }
 
 // all runs every request in its own goroutine. Results are written before
@@ -116,7 +127,8 @@ func (b *batchRun) serve(r batchRequest) batchResponse {
 	if abs, ok := versionedPath(r.URL); ok {
 		url = abs
 	}
-	req, err := http.NewRequestWithContext(b.c.Request.Context(), r.Method, url, bytes.NewReader(r.Body))
+	ctx := withPageBudget(context.WithValue(b.c.Request.Context(), insideBatchKey{}, true), b.budget)
+	req, err := http.NewRequestWithContext(ctx, r.Method, url, bytes.NewReader(r.Body))
 	if err != nil {
 		return batchError(r, http.StatusBadRequest, codeInvalidRequest, "The request's url is malformed.", "url")
 	}
@@ -130,9 +142,9 @@ func (b *batchRun) serve(r batchRequest) batchResponse {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", b.c.GetHeader("Authorization"))
-	rec := httptest.NewRecorder()
-	b.s.engine.ServeHTTP(rec, req)
-	return recorded(r.ID, rec)
+	w := newItemWriter()
+	b.s.engine.ServeHTTP(w, req)
+	return w.response(r.ID)
 }
 
 func (b *batchRun) failedDependency(r batchRequest, dep string) batchResponse {
@@ -143,7 +155,7 @@ func (b *batchRun) failedDependency(r batchRequest, dep string) batchResponse {
 // batchError answers an inner request that never reached the router with
 // the same envelope and ids a routed one would get.
 func batchError(r batchRequest, status int, code, message, target string) batchResponse {
-	id := ids{request: uuid.NewString(), client: r.header("client-request-id")}
+	id := ids{request: uuid.NewString(), client: clientRequestID(r.header("client-request-id"))}
 	if id.client == "" {
 		id.client = id.request
 	}
@@ -151,25 +163,6 @@ func batchError(r batchRequest, status int, code, message, target string) batchR
 	return batchResponse{ID: r.ID, Status: status, Body: body, Headers: map[string]string{
 		"Content-Type": "application/json; charset=utf-8", "Request-Id": id.request, "Client-Request-Id": id.client,
 	}}
-}
-
-// recorded turns a recorded answer into a batch response: headers as single
-// strings (the Graph SDKs require string values) and a JSON body as JSON,
-// any other body as a JSON string.
-func recorded(id string, rec *httptest.ResponseRecorder) batchResponse {
-	res := batchResponse{ID: id, Status: rec.Code, Headers: map[string]string{}}
-	for k, v := range rec.Header() {
-		res.Headers[k] = strings.Join(v, ", ")
-	}
-	body := rec.Body.Bytes()
-	switch {
-	case len(body) == 0:
-	case strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && json.Valid(body):
-		res.Body = body
-	default:
-		res.Body, _ = json.Marshal(string(body))
-	}
-	return res
 }
 
 // batchWire is a batch body. It is decoded in one pass with unknown
@@ -255,14 +248,30 @@ func (w batchItemWire) request(path string) (batchRequest, error) {
 		return r, badRequest(path+".id", "Property '%s.id' is required.", path)
 	case !slices.Contains([]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete}, r.Method):
 		return r, badRequest(path+".method", "Property '%s.method' must be GET, POST, PATCH, PUT or DELETE.", path)
-	case r.URL == "" || strings.HasPrefix(strings.TrimPrefix(r.URL, "/"), "$batch"):
-		return r, badRequest(path+".url", "Property '%s.url' must be a path relative to the version root, such as /external/connections.", path)
+	case r.URL == "" || namesBatch(r.URL):
+		return r, badRequest(path+".url", "Property '%s.url' must be a path relative to the version root, such as /external/connections, and not a batch.", path)
 	case strings.Contains(r.URL, "://"):
-		if p, ok := versionedPath(r.URL); !ok || strings.Contains(p, "/$batch") {
+		if _, ok := versionedPath(r.URL); !ok {
 			return r, badRequest(path+".url", "Property '%s.url' must be relative to the version root, or an absolute URL whose path starts with /v1.0/ or /beta/.", path)
 		}
 	}
 	return r, nil
+}
+
+// namesBatch reports whether an item URL leads to $batch in any spelling:
+// percent-encoded, with dot segments or doubled slashes. It looks at the
+// path as the router will see it, decoded and cleaned.
+func namesBatch(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false // refused later as malformed
+	}
+	for _, seg := range strings.Split(path.Clean("/"+u.Path), "/") {
+		if strings.EqualFold(seg, "$batch") {
+			return true
+		}
+	}
+	return false
 }
 
 func checkBatchReferences(reqs []batchRequest) error {

@@ -15,30 +15,36 @@ const (
 	typeConfiguration    = "microsoft.graph.externalConnectors.configuration"
 )
 
-var connectionProperties = []string{"id", "name", "description", "state", "configuration"}
-
-type connectionBody struct {
-	Context       string            `json:"@odata.context,omitempty"`
-	ETag          string            `json:"@odata.etag,omitempty"`
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Description   *string           `json:"description"`
-	State         connections.State `json:"state"`
-	Configuration configurationBody `json:"configuration"`
-}
-
 type configurationBody struct {
 	AuthorizedAppIDs []string `json:"authorizedAppIds"`
 }
 
-func renderConnection(context string, c connections.Connection) connectionBody {
-	body := connectionBody{Context: context, ETag: etag(c.Version), ID: c.ID, Name: c.Name, State: c.State,
-		Configuration: configurationBody{AuthorizedAppIDs: c.AuthorizedAppIDs}}
-	if c.Description != "" {
-		body.Description = &c.Description
+// renderConnection builds a connection's body with the selected properties.
+func renderConnection(context string, c connections.Connection, selects []string) object {
+	body := make(object, 0, 8)
+	if context != "" {
+		body = body.add("@odata.context", context)
 	}
-	if body.Configuration.AuthorizedAppIDs == nil {
-		body.Configuration.AuthorizedAppIDs = []string{}
+	body = body.add("@odata.etag", etag(c.Version)).add("id", c.ID)
+	if selected(selects, "name") {
+		body = body.add("name", c.Name)
+	}
+	if selected(selects, "description") {
+		var d *string
+		if c.Description != "" {
+			d = &c.Description
+		}
+		body = body.add("description", d)
+	}
+	if selected(selects, "state") {
+		body = body.add("state", c.State)
+	}
+	if selected(selects, "configuration") {
+		apps := c.AuthorizedAppIDs
+		if apps == nil {
+			apps = []string{}
+		}
+		body = body.add("configuration", configurationBody{AuthorizedAppIDs: apps})
 	}
 	return body
 }
@@ -56,10 +62,7 @@ func decodeNewConnection(body []byte) (connections.NewConnection, error) {
 			"authorizedAppIds": stringArrayField(&n.AuthorizedAppIDs),
 		}),
 	})
-	if err != nil {
-		return n, err
-	}
-	return n, n.Validate()
+	return n, err
 }
 
 // decodeConnectionPatch reads a PATCH body; the id and state are not the
@@ -114,37 +117,30 @@ func (s *server) createConnection(rt route) gin.HandlerFunc {
 		s.markReplay(c, replayed)
 		c.Header("Location", s.entityURL(c, rt, conn.ID))
 		c.Header("ETag", etag(conn.Version))
-		s.respond(c, http.StatusCreated, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
+		s.respond(c, http.StatusCreated, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn, nil))
 	}
 }
 
 func (s *server) getConnection(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := parseQuery(c, rt, getOptions, connectionProperties)
+		opts, err := s.parseQuery(c, rt, getRules)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		conn, err := s.svc.GetConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId"))
+		conn, err := s.svc.GetConnection(c.Request.Context(), mustCaller(c), c.Param("connectionId"), opts.Select)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		c.Header("ETag", etag(conn.Version))
-		s.respond(c, http.StatusOK, project(renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn), opts.selects))
+		s.respond(c, http.StatusOK, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn, opts.Select))
 	}
-}
-
-type connectionList struct {
-	Context  string `json:"@odata.context"`
-	Count    *int64 `json:"@odata.count,omitempty"`
-	Value    []any  `json:"value"`
-	NextLink string `json:"@odata.nextLink,omitempty"`
 }
 
 func (s *server) listConnections(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := parseQuery(c, rt, listOptions, connectionProperties)
+		opts, err := s.parseQuery(c, rt, listRules)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -154,9 +150,9 @@ func (s *server) listConnections(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		list := connectionList{Context: s.contextURL(c, rt, rt.set), Count: page.Count, Value: []any{}}
+		list := collection{Context: s.contextURL(c, rt, rt.set), Count: page.Count, Value: []any{}}
 		for _, conn := range page.Items {
-			list.Value = append(list.Value, project(renderConnection("", conn), opts.selects))
+			list.Value = append(list.Value, renderConnection("", conn, opts.Select))
 		}
 		if page.Next != nil {
 			list.NextLink = s.nextLink(c, opts, page.Next)
@@ -185,7 +181,7 @@ func (s *server) updateConnection(rt route) gin.HandlerFunc {
 		c.Header("ETag", etag(conn.Version))
 		if parsePrefer(c).representation {
 			c.Writer.Header().Add("Preference-Applied", "return=representation")
-			s.respond(c, http.StatusOK, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn))
+			s.respond(c, http.StatusOK, renderConnection(s.contextURL(c, rt, rt.set+"/$entity"), conn, nil))
 			return
 		}
 		c.Status(http.StatusNoContent)

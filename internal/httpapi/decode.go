@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/connops/connops/internal/connections"
 )
@@ -33,18 +36,25 @@ func tooLargeMessage(limit int64) string {
 	return "The request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes."
 }
 
-// readBody reads the whole (size-capped) body.
+// readBody reads the whole (size-capped) body. A body that stops arriving
+// until the server's read deadline is the client's delay: errRequestTimeout.
+// Bytes that are not UTF-8 are refused here, before encoding/json would
+// quietly turn them into U+FFFD and store something the client never sent.
 func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
 		return nil, errBodyTooLarge
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return nil, errRequestTimeout
+	case err != nil:
 		return nil, badRequest("", "The request body could not be read.")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	case len(bytes.TrimSpace(body)) == 0:
 		return nil, badRequest("", "The request body is empty; a JSON object is required.")
+	case !utf8.Valid(body):
+		return nil, badRequest("", "The request body is not valid UTF-8.")
 	}
 	return body, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/odata"
 )
 
 // Graph error codes we answer with (see docs/api.md).
@@ -30,6 +31,7 @@ const (
 	codeTooManyRequests  = "TooManyRequests"
 	codeKeyReused        = "idempotencyKeyReused"
 	codeLimitExceeded    = "limitExceeded"
+	codeRequestTimeout   = "requestTimeout"
 )
 
 // retryAfterSeconds is what a 503 asks the client to wait: long enough for a
@@ -75,37 +77,67 @@ func envelope(ids ids, code, message, target string) errorEnvelope {
 	}}
 }
 
-// writeError is the one place that maps domain errors to HTTP answers.
-// Anything unexpected is logged once here and answered without detail.
+// errorKinds is the one table from a domain error kind to its answer,
+// matched in order with errors.Is. message is said when the error carries
+// none of its own (a bare kind).
+var errorKinds = []struct {
+	kind    error
+	status  int
+	code    string
+	message string
+}{
+	{connections.ErrInvalid, http.StatusBadRequest, codeInvalidRequest, "The request is malformed or incorrect."},
+	{connections.ErrNotFound, http.StatusNotFound, codeItemNotFound, "The requested resource does not exist."},
+	{connections.ErrAlreadyExists, http.StatusConflict, codeAlreadyExists, "A resource with this id already exists."},
+	{connections.ErrConflict, http.StatusConflict, codeConflict, "The request conflicts with the resource's current state."},
+	{connections.ErrUnprocessable, http.StatusUnprocessableEntity, codeKeyReused, "The Idempotency-Key was already used with a different request."},
+	{connections.ErrLimitExceeded, http.StatusConflict, codeLimitExceeded, "A quota is used up."},
+	{connections.ErrPreconditionFailed, http.StatusPreconditionFailed, codeResourceModified, "The resource has changed since the ETag in If-Match was read."},
+	{connections.ErrForbidden, http.StatusForbidden, codeAccessDenied, "The caller lacks the permission this request needs."},
+	{connections.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "The service is temporarily unavailable. Retry after the delay in the Retry-After header."},
+	{errRequestTimeout, http.StatusRequestTimeout, codeRequestTimeout, "The request body did not arrive in time."},
+}
+
+// errRequestTimeout: the client took longer than the read timeout to send
+// its body. It is the client's delay, not the database's.
+var errRequestTimeout = errors.New("request body timed out")
+
+// maxLoggedError bounds an error as written to the log: errors can quote
+// client input, and a log line must stay small whatever a client sends.
+const maxLoggedError = 1024
+
+// writeError is the one place that maps errors to HTTP answers. The status
+// and code come from the error's kind; the message and target from the
+// error when it words them (a *connections.FieldError in the names of the
+// representation the route speaks). Anything without a kind is a bug: it is
+// logged once here and answered without detail.
 func (s *server) writeError(c *gin.Context, err error) {
-	var pub *connections.Error
-	hasPub := errors.As(err, &pub)
-	switch {
-	case hasPub && errors.Is(err, connections.ErrInvalid):
-		respondError(c, http.StatusBadRequest, codeInvalidRequest, pub.Message, pub.Target)
-	case hasPub && errors.Is(err, connections.ErrNotFound):
-		respondError(c, http.StatusNotFound, codeItemNotFound, pub.Message, "")
-	case hasPub && errors.Is(err, connections.ErrAlreadyExists):
-		respondError(c, http.StatusConflict, codeAlreadyExists, pub.Message, "")
-	case hasPub && errors.Is(err, connections.ErrConflict):
-		respondError(c, http.StatusConflict, codeConflict, pub.Message, pub.Target)
-	case hasPub && errors.Is(err, connections.ErrUnprocessable):
-		respondError(c, http.StatusUnprocessableEntity, codeKeyReused, pub.Message, pub.Target)
-	case hasPub && errors.Is(err, connections.ErrLimitExceeded):
-		respondError(c, http.StatusConflict, codeLimitExceeded, pub.Message, "")
-	case hasPub && errors.Is(err, connections.ErrPreconditionFailed):
-		respondError(c, http.StatusPreconditionFailed, codeResourceModified, pub.Message, "")
-	case hasPub && errors.Is(err, connections.ErrForbidden):
-		respondError(c, http.StatusForbidden, codeAccessDenied, pub.Message, "")
-	case errors.Is(err, connections.ErrUnavailable):
-		s.cfg.Metrics.DatabaseUnavailable()
-		s.log.WarnContext(c.Request.Context(), "database unavailable", slog.String("error", err.Error()),
-			slog.String("request_id", requestIDs(c).request))
-		respondError(c, http.StatusServiceUnavailable, codeUnavailable,
-			"The service is temporarily unavailable. Retry after the delay in the Retry-After header.", "")
-	default:
-		s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
-			slog.String("request_id", requestIDs(c).request))
-		respondError(c, http.StatusInternalServerError, codeGeneral, "An internal error occurred.", "")
+	for _, k := range errorKinds {
+		if !errors.Is(err, k.kind) {
+			continue
+		}
+		message, target := k.message, ""
+		var field *connections.FieldError
+		var pub *connections.Error
+		var opt *odata.Error
+		switch {
+		case errors.As(err, &field):
+			target = routeOf(c).wireField(field.Field)
+			message = "Property '" + target + "' " + field.Reason + "."
+		case errors.As(err, &pub):
+			message, target = pub.Message, pub.Target
+		case errors.As(err, &opt):
+			message, target = opt.Message, opt.Option
+		}
+		if k.kind == connections.ErrUnavailable {
+			s.cfg.Metrics.DatabaseUnavailable()
+			s.log.WarnContext(c.Request.Context(), "database unavailable", slog.String("error", truncate(err.Error(), maxLoggedError)),
+				slog.String("request_id", requestIDs(c).request))
+		}
+		respondError(c, k.status, k.code, message, target)
+		return
 	}
+	s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("error", truncate(err.Error(), maxLoggedError)),
+		slog.String("request_id", requestIDs(c).request))
+	respondError(c, http.StatusInternalServerError, codeGeneral, "An internal error occurred.", "")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,11 +15,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
-	"github.com/connops/connops/internal/httpapi"
 	"github.com/connops/connops/internal/pgtest"
-	"github.com/connops/connops/internal/postgres"
 )
 
 func TestMain(m *testing.M) {
@@ -28,30 +28,38 @@ func TestMain(m *testing.M) {
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"
 
-// env is one service on its own database, reached over real HTTP.
+// env is one connops, built by the app builder as the binary builds it, on
+// its own database and reached over real HTTP.
 type env struct {
 	t    *testing.T
 	pool *pgxpool.Pool
 	url  string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newAppEnv(t, nil, nil) }
+
+// newAppEnv is newEnv with these environment variables set on top of the
+// tests' defaults (rate limiting off), and the log written to logs
+// (discarded when nil).
+func newAppEnv(t *testing.T, vars map[string]string, logs io.Writer) *env {
 	t.Helper()
 	t.Parallel()
-	pool := pgtest.New(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ready, err := postgres.NewReadiness(pool)
+	if logs == nil {
+		logs = io.Discard
+	}
+	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
+	maps.Copy(vals, vars)
+	cfg, err := app.LoadConfig(func(k string) string { return vals[k] }, app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.NewService(postgres.NewStore(pool), log, connections.Options{})
-	h, err := httpapi.New(httpapi.Config{}, svc, auth.NewHS256([]byte(testSecret)), ready, log)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, pool: pool, url: srv.URL}
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(func() { srv.Close(); a.Close() })
+	return &env{t: t, pool: a.Pool(), url: srv.URL}
 }
 
 // token signs a token for tenant and app with the given permissions.

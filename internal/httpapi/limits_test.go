@@ -20,8 +20,6 @@ import (
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/httpapi"
-	"github.com/connops/connops/internal/pgtest"
-	"github.com/connops/connops/internal/postgres"
 )
 
 // Every documented cap has a test here: the largest allowed value works and
@@ -45,34 +43,10 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// newConfiguredEnv is newEnv with the HTTP configuration and service options
-// given, and the log written to logs (discarded when nil).
-func newConfiguredEnv(t *testing.T, cfg httpapi.Config, opts connections.Options, logs io.Writer) *env {
-	t.Helper()
-	t.Parallel()
-	if logs == nil {
-		logs = io.Discard
-	}
-	pool := pgtest.New(t)
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	ready, err := postgres.NewReadiness(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := connections.NewService(postgres.NewStore(pool), log, opts)
-	h, err := httpapi.New(cfg, svc, auth.NewHS256([]byte(testSecret)), ready, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, pool: pool, url: srv.URL}
-}
-
 func TestRateLimitPerTenantAndApp(t *testing.T) {
 	const burst = 3
 	// One token every ten seconds: nothing refills while the test runs.
-	e := newConfiguredEnv(t, httpapi.Config{RateLimit: 0.1, RateBurst: burst}, connections.Options{}, nil)
+	e := newAppEnv(t, map[string]string{"RATE_LIMIT_RPS": "0.1", "RATE_LIMIT_BURST": strconv.Itoa(burst)}, nil)
 	appA := token(t, "contoso", "app-a", connections.PermReadAll)
 	const path = "/v1.0/external/connections"
 
@@ -121,7 +95,7 @@ func TestRateLimitPerTenantAndApp(t *testing.T) {
 // the limit.
 func TestRateLimitCountsBatchedRequests(t *testing.T) {
 	const burst = 4
-	e := newConfiguredEnv(t, httpapi.Config{RateLimit: 0.1, RateBurst: burst}, connections.Options{}, nil)
+	e := newAppEnv(t, map[string]string{"RATE_LIMIT_RPS": "0.1", "RATE_LIMIT_BURST": strconv.Itoa(burst)}, nil)
 	tok := token(t, "contoso", "app-a", connections.PermReadAll)
 	var reqs []string
 	for i := range burst {
@@ -146,7 +120,7 @@ func TestRateLimitCountsBatchedRequests(t *testing.T) {
 }
 
 func TestRateLimitRefills(t *testing.T) {
-	e := newConfiguredEnv(t, httpapi.Config{RateLimit: 1, RateBurst: 1}, connections.Options{}, nil)
+	e := newAppEnv(t, map[string]string{"RATE_LIMIT_RPS": "1", "RATE_LIMIT_BURST": "1"}, nil)
 	tok := token(t, "contoso", "app-a", connections.PermReadAll)
 	if r := e.get("/v1.0/external/connections", tok); r.status != http.StatusOK {
 		t.Fatalf("first: %d", r.status)
@@ -369,15 +343,20 @@ func TestPageSizeLimit(t *testing.T) {
 			t.Errorf("%s: target %v message %v", path, got["target"], got["message"])
 		}
 	}
-	// $skip cannot be used to make a page larger either; it is only an offset.
-	if r := e.get(setV1+"/hrconn/operations?$skip=1000000", tok); r.status != http.StatusOK {
-		t.Errorf("large $skip: %d %s", r.status, r.body)
+	// $skip is an offset the database must scan past, so it is capped;
+	// deeper pages come from the nextLink's $skiptoken, which seeks.
+	if r := e.get(setV1+"/hrconn/operations?$skip="+strconv.Itoa(connections.MaxSkip), tok); r.status != http.StatusOK {
+		t.Errorf("$skip at the cap: %d %s", r.status, r.body)
+	}
+	got := wantError(t, e.get(setV1+"/hrconn/operations?$skip="+strconv.Itoa(connections.MaxSkip+1), tok), http.StatusBadRequest, "invalidRequest")
+	if got["target"] != "$skip" || !strings.Contains(got["message"].(string), strconv.Itoa(connections.MaxSkip)) {
+		t.Errorf("$skip past the cap: %v", got)
 	}
 }
 
 func TestConnectionsPerTenantQuota(t *testing.T) {
 	const limit = 3
-	e := newConfiguredEnv(t, httpapi.Config{}, connections.Options{MaxConnectionsPerTenant: limit}, nil)
+	e := newAppEnv(t, map[string]string{"MAX_CONNECTIONS_PER_TENANT": strconv.Itoa(limit)}, nil)
 	admin := writer(t, "contoso")
 	owned := token(t, "contoso", "app-owned", connections.PermReadWriteOwnedBy)
 	e.createConnection(admin, "conn1")
@@ -412,7 +391,7 @@ func TestConnectionsPerTenantQuota(t *testing.T) {
 
 func TestConnectionsQuotaHoldsUnderConcurrentCreates(t *testing.T) {
 	const limit = 5
-	e := newConfiguredEnv(t, httpapi.Config{}, connections.Options{MaxConnectionsPerTenant: limit}, nil)
+	e := newAppEnv(t, map[string]string{"MAX_CONNECTIONS_PER_TENANT": strconv.Itoa(limit)}, nil)
 	admin := writer(t, "contoso")
 	var wg sync.WaitGroup
 	statuses := make(chan int, 20)
@@ -615,7 +594,7 @@ func TestTrustedProxies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs lockedBuffer
-			e := newConfiguredEnv(t, httpapi.Config{TrustedProxies: tt.proxies}, connections.Options{}, &logs)
+			e := newAppEnv(t, map[string]string{"TRUSTED_PROXIES": strings.Join(tt.proxies, ",")}, &logs)
 			tok := writer(t, "contoso")
 			e.send(request{method: http.MethodGet, path: setV1, token: tok, header: spoofed})
 			e.send(request{method: http.MethodGet, path: setV1, header: spoofed}) // 401s are logged too
@@ -632,23 +611,18 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	t.Run("bad proxy list is refused", func(t *testing.T) {
 		t.Parallel()
-		if _, err := httpapi.New(httpapi.Config{TrustedProxies: []string{"not-an-ip"}}, nil, nil, nil, slog.New(slog.DiscardHandler)); err == nil {
+		if _, err := httpapi.New(httpapi.Config{TrustedProxies: []string{"not-an-ip"}, PageTokens: testTokens(t)}, nil, nil, nil, slog.New(slog.DiscardHandler)); err == nil {
 			t.Error("New accepted a malformed trusted proxy")
 		}
 	})
 }
 
 func TestHeaderSizeLimit(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
 	// The same cap as cmd/connops newHTTPServer; a test there checks its
 	// value. Go allows 4 KiB over MaxHeaderBytes before refusing.
 	const maxHeaderBytes = 64 << 10
-	h, err := httpapi.New(httpapi.Config{}, connections.NewService(postgres.NewStore(e.pool), slog.New(slog.DiscardHandler), connections.Options{}),
-		auth.NewHS256([]byte(testSecret)), nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
+	srv := httptest.NewUnstartedServer(newFakeHandler(t, &fakeService{}))
 	srv.Config.MaxHeaderBytes = maxHeaderBytes
 	srv.Start()
 	defer srv.Close()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -28,14 +29,29 @@ const maxClientRequestIDLen = 128
 // withRequestIDs gives every request a request-id and echoes the client's
 // client-request-id (or, as Graph does when none was sent, the request-id).
 func withRequestIDs(c *gin.Context) {
-	id := ids{request: uuid.NewString(), client: c.GetHeader("client-request-id")}
-	if id.client == "" || len(id.client) > maxClientRequestIDLen {
+	id := ids{request: uuid.NewString(), client: clientRequestID(c.GetHeader("client-request-id"))}
+	if id.client == "" {
 		id.client = id.request
 	}
 	c.Set(idsKey, id)
 	c.Header("request-id", id.request)
 	c.Header("client-request-id", id.client)
 	c.Next()
+}
+
+// clientRequestID is the client's correlation id as we echo it: refused
+// (empty) when too long or not printable ASCII, so a header can neither grow
+// our answers nor smuggle control characters into them or into logs.
+func clientRequestID(v string) string {
+	if len(v) > maxClientRequestIDLen {
+		return ""
+	}
+	for i := range len(v) {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return ""
+		}
+	}
+	return v
 }
 
 func requestIDs(c *gin.Context) ids {
@@ -68,6 +84,23 @@ func (s *server) logRequests(c *gin.Context) {
 	attrs[n] = slog.String("client_ip", c.ClientIP())
 	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs[:n+1]...)
 	s.cfg.Metrics.RequestDone(c.Request.Method, route, c.Writer.Status(), took)
+}
+
+// rejectBadPaths refuses a path that is not UTF-8 or holds control
+// characters (%00, %FF, ...): no resource can be named so, and passed on
+// such a segment would only fail in the database.
+func rejectBadPaths(c *gin.Context) {
+	p := c.Request.URL.Path
+	if !utf8.ValidString(p) {
+		respondError(c, http.StatusBadRequest, codeInvalidRequest, "The request path is not valid UTF-8.", "path")
+		return
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			respondError(c, http.StatusBadRequest, codeInvalidRequest, "The request path contains a control character.", "path")
+			return
+		}
+	}
 }
 
 // recoverPanics answers a Graph 500 for a panic and logs it once.
@@ -160,8 +193,13 @@ func rejectQueryOptions(c *gin.Context) bool {
 	return true
 }
 
+const deadlineKey = "connops.startDeadline"
+
 // withTimeout bounds the work a request may ask of the database, so a hung
-// database turns into a 503 rather than a hung client.
+// database turns into a 503 rather than a hung client. For a request with a
+// body the clock starts once the body has been read (readJSON): time the
+// client spends sending is not time the database took, and a slow sender
+// gets 408 from the read deadline, not a 503.
 func (s *server) withTimeout(c *gin.Context) {
 	if s.cfg.RequestTimeout <= 0 {
 		return
@@ -171,8 +209,29 @@ func (s *server) withTimeout(c *gin.Context) {
 	if d, ok := c.Request.Context().Deadline(); ok && time.Until(d) <= s.cfg.RequestTimeout {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	c.Request = c.Request.WithContext(ctx)
+	cancel := context.CancelFunc(func() {})
+	start := func() {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+		c.Request = c.Request.WithContext(ctx)
+	}
+	defer func() { cancel() }()
+	switch c.Request.Method {
+	case http.MethodPost, http.MethodPatch, http.MethodPut:
+		c.Set(deadlineKey, start)
+	default:
+		start()
+	}
 	c.Next()
+}
+
+// startDeadline starts the request's database deadline if withTimeout left
+// it for after the body.
+func startDeadline(c *gin.Context) {
+	if v, ok := c.Get(deadlineKey); ok {
+		c.Set(deadlineKey, nil)
+		if start, ok := v.(func()); ok {
+			start()
+		}
+	}
 }

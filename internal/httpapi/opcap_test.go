@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/connops/connops/internal/connections"
-	"github.com/connops/connops/internal/httpapi"
 )
 
 // TestOperationsPerConnectionCap fills a connection past its cap with
@@ -17,7 +15,7 @@ import (
 // that deleting frees a slot.
 func TestOperationsPerConnectionCap(t *testing.T) {
 	const limit = 40
-	e := newConfiguredEnv(t, httpapi.Config{}, connections.Options{MaxOperationsPerConnection: limit}, nil)
+	e := newAppEnv(t, map[string]string{"MAX_OPERATIONS_PER_CONNECTION": strconv.Itoa(limit)}, nil)
 	tok := writer(t, "contoso")
 	e.createConnection(tok, "capped")
 	e.createConnection(tok, "other")

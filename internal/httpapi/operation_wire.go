@@ -1,9 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"strings"
-
 	"github.com/connops/connops/internal/connections"
 )
 
@@ -18,7 +15,8 @@ const (
 
 // decodeNewOperation reads a create body in the route's shape: publicError on
 // current routes, the seed's errorDetail on the legacy beta route. Both land in
-// the one canonical form.
+// the one canonical form. Only the shape is checked here; the values are the
+// domain's to judge.
 func decodeNewOperation(rt route, body []byte) (connections.NewOperation, error) {
 	var n connections.NewOperation
 	var status string
@@ -34,17 +32,11 @@ func decodeNewOperation(rt route, body []byte) (connections.NewOperation, error)
 		"status":      stringField(&status),
 		"error":       objectField(&errPresent, errFields),
 	})
-	if err != nil {
-		return n, err
-	}
 	n.Status = connections.Status(status)
 	if errPresent {
 		n.Error = e.canonical()
 	}
-	if err := n.Validate(); err != nil {
-		return n, wireTarget(rt, err)
-	}
-	return n, nil
+	return n, err
 }
 
 // errorInput collects an error object while it is decoded.
@@ -112,39 +104,7 @@ func detailsField(dst *[]connections.ErrorDetail) field {
 	})
 }
 
-// wireTarget renames a validation target from canonical names to the legacy
-// shape's, so the message names the property the client actually sent.
-func wireTarget(rt route, err error) error {
-	var pub *connections.Error
-	if !rt.legacy || !errors.As(err, &pub) || !strings.HasPrefix(pub.Target, "error.") {
-		return err
-	}
-	r := strings.NewReplacer("error.code", "error.errorCode", ".target", ".source")
-	renamed := *pub
-	renamed.Target = r.Replace(pub.Target)
-	renamed.Message = strings.ReplaceAll(pub.Message, pub.Target, renamed.Target)
-	return &renamed
-}
-
-// operationBody is the current representation.
-type operationBody struct {
-	Context string                   `json:"@odata.context,omitempty"`
-	ETag    string                   `json:"@odata.etag,omitempty"`
-	ID      string                   `json:"id"`
-	Status  connections.Status       `json:"status"`
-	Error   *connections.PublicError `json:"error"`
-}
-
-// legacyOperationBody is the seed's beta representation.
-type legacyOperationBody struct {
-	Context string             `json:"@odata.context,omitempty"`
-	ETag    string             `json:"@odata.etag,omitempty"`
-	Type    string             `json:"@odata.type"`
-	ID      string             `json:"id"`
-	Status  connections.Status `json:"status"`
-	Error   *legacyError       `json:"error"`
-}
-
+// legacyError is the seed's errorDetail.
 type legacyError struct {
 	Type      string        `json:"@odata.type"`
 	ErrorCode *string       `json:"errorCode"`
@@ -158,21 +118,41 @@ type legacyInner struct {
 	Source  string `json:"source,omitempty"`
 }
 
-// renderOperation builds the body for op in the route's shape.
-func renderOperation(rt route, context string, op connections.Operation) any {
-	if !rt.legacy {
-		return operationBody{Context: context, ETag: etag(op.Version), ID: op.ID, Status: op.Status, Error: op.Error}
+// renderOperation builds the body for op in the route's shape, with only
+// the selected properties.
+func renderOperation(rt route, context string, op connections.Operation, selects []string) object {
+	body := make(object, 0, 6)
+	if context != "" {
+		body = body.add("@odata.context", context)
 	}
-	body := legacyOperationBody{Context: context, ETag: etag(op.Version), Type: "#" + typeLegacyOperation, ID: op.ID, Status: op.Status}
-	if op.Error != nil {
-		le := &legacyError{Type: "#" + typeErrorDetail, Message: op.Error.Message}
-		if op.Error.Code != "" {
-			le.ErrorCode = &op.Error.Code
+	body = body.add("@odata.etag", etag(op.Version))
+	if rt.legacy {
+		body = body.add("@odata.type", "#"+typeLegacyOperation)
+	}
+	body = body.add("id", op.ID)
+	if selected(selects, "status") {
+		body = body.add("status", op.Status)
+	}
+	if selected(selects, "error") {
+		if rt.legacy {
+			body = body.add("error", legacyErrorOf(op.Error))
+		} else {
+			body = body.add("error", op.Error)
 		}
-		for _, d := range op.Error.Details {
-			le.Details = append(le.Details, legacyInner{Type: "#" + typeInnerDetail, Message: d.Message, Source: d.Target})
-		}
-		body.Error = le
 	}
 	return body
+}
+
+func legacyErrorOf(e *connections.PublicError) *legacyError {
+	if e == nil {
+		return nil
+	}
+	le := &legacyError{Type: "#" + typeErrorDetail, Message: e.Message}
+	if e.Code != "" {
+		le.ErrorCode = &e.Code
+	}
+	for _, d := range e.Details {
+		le.Details = append(le.Details, legacyInner{Type: "#" + typeInnerDetail, Message: d.Message, Source: d.Target})
+	}
+	return le
 }

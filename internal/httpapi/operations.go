@@ -10,8 +10,6 @@ import (
 	"github.com/connops/connops/internal/connections"
 )
 
-var operationProperties = []string{"id", "status", "error"}
-
 func (s *server) createOperation(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, ok := s.readJSON(c)
@@ -33,38 +31,31 @@ func (s *server) createOperation(rt route) gin.HandlerFunc {
 		s.markReplay(c, replayed)
 		c.Header("Location", s.entityURL(c, rt, connectionID, "operations", op.ID))
 		c.Header("ETag", etag(op.Version))
-		s.respond(c, http.StatusCreated, renderOperation(rt, s.operationContext(c, rt, connectionID), op))
+		s.respond(c, http.StatusCreated, renderOperation(rt, s.operationContext(c, rt, connectionID), op, nil))
 	}
 }
 
 func (s *server) getOperation(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := parseQuery(c, rt, getOptions, operationProperties)
+		opts, err := s.parseQuery(c, rt, getRules)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		connectionID := c.Param("connectionId")
-		op, err := s.svc.GetOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"))
+		op, err := s.svc.GetOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"), opts.Select)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		c.Header("ETag", etag(op.Version))
-		s.respond(c, http.StatusOK, project(renderOperation(rt, s.operationContext(c, rt, connectionID), op), opts.selects))
+		s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op, opts.Select))
 	}
-}
-
-type operationList struct {
-	Context  string `json:"@odata.context"`
-	Count    *int64 `json:"@odata.count,omitempty"`
-	Value    []any  `json:"value"`
-	NextLink string `json:"@odata.nextLink,omitempty"`
 }
 
 func (s *server) listOperations(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := parseQuery(c, rt, listOptions, operationProperties)
+		opts, err := s.parseQuery(c, rt, listRules)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -75,9 +66,9 @@ func (s *server) listOperations(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		list := operationList{Context: s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/operations"), Count: page.Count, Value: []any{}}
+		list := collection{Context: s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/operations"), Count: page.Count, Value: []any{}}
 		for _, op := range page.Items {
-			list.Value = append(list.Value, project(renderOperation(rt, "", op), opts.selects))
+			list.Value = append(list.Value, renderOperation(rt, "", op, opts.Select))
 		}
 		if page.Next != nil {
 			list.NextLink = s.nextLink(c, opts, page.Next)
@@ -89,7 +80,7 @@ func (s *server) listOperations(rt route) gin.HandlerFunc {
 // countOperations answers the $count segment with a bare integer.
 func (s *server) countOperations(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := parseQuery(c, rt, countOptions, nil)
+		opts, err := s.parseQuery(c, rt, countRules)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -127,7 +118,7 @@ func (s *server) updateOperation(rt route) gin.HandlerFunc {
 		c.Header("ETag", etag(op.Version))
 		if parsePrefer(c).representation {
 			c.Writer.Header().Add("Preference-Applied", "return=representation")
-			s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op))
+			s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op, nil))
 			return
 		}
 		c.Status(http.StatusNoContent)
@@ -149,7 +140,8 @@ func (s *server) operationContext(c *gin.Context, rt route, connectionID string)
 }
 
 // decodeOperationPatch reads a PATCH body: status and error may change; id is
-// read-only.
+// read-only. Graph's evolvable-enum rule makes unknownFutureValue in a PATCH
+// mean "leave it alone", so it decodes to no status at all.
 func decodeOperationPatch(rt route, body []byte) (connections.OperationPatch, error) {
 	var p connections.OperationPatch
 	var status string
@@ -168,15 +160,11 @@ func decodeOperationPatch(rt route, body []byte) (connections.OperationPatch, er
 			return objectField(&errPresent, errFields)(path, raw)
 		},
 	})
-	if err != nil {
-		return p, err
+	if connections.Status(status) != connections.StatusUnknownFutureValue {
+		p.Status = connections.Status(status)
 	}
-	p.Status = connections.Status(status)
 	if errPresent {
 		p.Error = e.canonical()
 	}
-	if err := p.Validate(); err != nil {
-		return p, wireTarget(rt, err)
-	}
-	return p, nil
+	return p, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,6 +19,14 @@ const graphJSON = "application/json;odata.metadata=minimal;odata.streaming=true;
 type preEncoded interface {
 	json.Marshaler
 	preEncoded()
+}
+
+// collection is the body of an OData collection.
+type collection struct {
+	Context  string `json:"@odata.context"`
+	Count    *int64 `json:"@odata.count,omitempty"`
+	Value    []any  `json:"value"`
+	NextLink string `json:"@odata.nextLink,omitempty"`
 }
 
 // respond writes an OData payload.
@@ -44,9 +53,11 @@ func (s *server) respond(c *gin.Context, status int, body any) {
 	c.Data(status, graphJSON, b)
 }
 
-// readJSON reads the request body, answering 413 itself when it is too large.
+// readJSON reads the request body, answering 413 itself when it is too large,
+// then starts the request's database deadline.
 func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
 	body, err := readBody(c.Request)
+	startDeadline(c)
 	if errors.Is(err, errBodyTooLarge) {
 		limit := s.cfg.MaxBodyBytes
 		if v, ok := c.Get(bodyLimitKey); ok {
@@ -62,7 +73,9 @@ func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
 	return body, true
 }
 
-// baseURL is the scheme and host absolute links start with.
+// baseURL is the scheme and host absolute links start with. A request
+// without a Host (HTTP/1.0 allows that) gets the address it arrived on, so
+// no link ever reads http:///.
 func (s *server) baseURL(c *gin.Context) string {
 	if s.cfg.PublicBaseURL != "" {
 		return strings.TrimRight(s.cfg.PublicBaseURL, "/")
@@ -71,7 +84,14 @@ func (s *server) baseURL(c *gin.Context) string {
 	if c.Request.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + c.Request.Host
+	host := c.Request.Host
+	if host == "" {
+		host = "localhost"
+		if addr, ok := c.Request.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			host = addr.String()
+		}
+	}
+	return scheme + "://" + host
 }
 
 // entityURL is the absolute URL of a resource under the route's mount.

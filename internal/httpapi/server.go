@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/odata"
 )
 
 // Config holds what the HTTP layer needs from the process configuration.
@@ -21,14 +23,26 @@ type Config struct {
 	PublicBaseURL string
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// PageMaxBytes bounds one page of a list; 0 means
+	// connections.DefaultPageBytes.
+	PageMaxBytes int
+	// BatchMaxBytes bounds the lists inside one $batch together: each of
+	// its requests gets an equal share as its page budget.
+	BatchMaxBytes int
 	// RateLimit is the sustained requests per second each tenant's app may
 	// make, with bursts of RateBurst; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
+	// TenantConcurrency bounds the requests of one tenant that work on the
+	// database at once, so one tenant cannot hold every pool connection;
+	// 0 turns the bound off.
+	TenantConcurrency int
 	// RequestTimeout bounds how long a request may wait on the database.
 	RequestTimeout time.Duration
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// PageTokens seals and opens $skiptoken values; required.
+	PageTokens *odata.TokenCodec
 	// Metrics receives request and error counts; nil discards them.
 	Metrics Metrics
 	// Tracing, if set, runs first on every request (it names the trace span
@@ -51,19 +65,25 @@ func (noMetrics) RateLimited()                                   {}
 func (noMetrics) DatabaseUnavailable()                           {}
 func (noMetrics) IdempotentReplay()                              {}
 
-// DefaultMaxBodyBytes fits the largest operation the domain limits allow with
-// room to spare, and keeps a hostile body from costing real memory.
-const DefaultMaxBodyBytes = 256 << 10
+// Defaults of the byte bounds.
+const (
+	// DefaultMaxBodyBytes fits the largest operation the domain limits
+	// allow with room to spare, and keeps a hostile body from costing real
+	// memory.
+	DefaultMaxBodyBytes = 256 << 10
+	// DefaultBatchMaxBytes: twenty lists of a batch share 4 MiB.
+	DefaultBatchMaxBytes = 4 << 20
+)
 
 // service is what the handlers call; *connections.Service satisfies it.
 type service interface {
 	CreateConnection(ctx context.Context, caller connections.Caller, n connections.NewConnection, key *connections.IdempotencyKey) (connections.Connection, bool, error)
-	GetConnection(ctx context.Context, caller connections.Caller, id string) (connections.Connection, error)
+	GetConnection(ctx context.Context, caller connections.Caller, id string, fields []string) (connections.Connection, error)
 	ListConnections(ctx context.Context, caller connections.Caller, q connections.ListQuery) (connections.Page[connections.Connection], error)
 	UpdateConnection(ctx context.Context, caller connections.Caller, id string, p connections.ConnectionPatch, pre *connections.Precondition) (connections.Connection, error)
 	DeleteConnection(ctx context.Context, caller connections.Caller, id string) error
 	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation, key *connections.IdempotencyKey) (connections.Operation, bool, error)
-	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string) (connections.Operation, error)
+	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string, fields []string) (connections.Operation, error)
 	ListOperations(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Operation], error)
 	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
 	UpdateOperation(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.OperationPatch, pre *connections.Precondition) (connections.Operation, error)
@@ -75,28 +95,22 @@ type verifier interface {
 	Verify(ctx context.Context, token string) (connections.Caller, error)
 }
 
-// readiness reports whether the database is reachable and migrated.
+// readiness reports whether the process may take traffic. It answers from
+// memory (the last result of a periodic check), so a probe costs the
+// database nothing.
 type readiness interface {
-	Check(ctx context.Context) error
+	Ready() error
 }
 
 type server struct {
-	engine *gin.Engine
-	limits *limiters
-	cfg    Config
-	svc    service
-	auth   verifier
-	ready  readiness
-	log    *slog.Logger
-}
-
-// route says which of the four mounts of the API a handler serves: version
-// root and entity-set path. The beta /connections mount keeps the seed's
-// legacy representation; every other mount uses the current one.
-type route struct {
-	version string // "v1.0" or "beta"
-	set     string // "connections" or "external/connections"
-	legacy  bool
+	engine  *gin.Engine
+	limits  *limiters
+	tenants *tenantGate
+	cfg     Config
+	svc     service
+	auth    verifier
+	ready   readiness
+	log     *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -104,18 +118,26 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.BatchMaxBytes <= 0 {
+		cfg.BatchMaxBytes = DefaultBatchMaxBytes
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
+	if cfg.PageTokens == nil {
+		return nil, errors.New("httpapi: a page token codec is required")
+	}
 	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log,
-		limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
+		limits: newLimiters(cfg.RateLimit, cfg.RateBurst), tenants: newTenantGate(cfg.TenantConcurrency)}
 
 	r := gin.New()
 	s.engine = r
 	r.HandleMethodNotAllowed = true
-	// Redirects would answer API clients with non-Graph bodies.
+	// Redirects would answer API clients with non-Graph bodies; an unclean
+	// path (//, /./) is routed as its clean form instead.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	r.RemoveExtraSlash = true
 	r.ContextWithFallback = true
 	// No proxy is trusted until one is configured: client IPs come from the
 	// socket, not from a header any client can write.
@@ -126,37 +148,54 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	if cfg.Tracing != nil {
 		r.Use(cfg.Tracing)
 	}
-	r.Use(withRequestIDs, s.logRequests, s.recoverPanics, s.withTimeout)
+	r.Use(withRequestIDs, s.logRequests, s.recoverPanics, rejectBadPaths, s.withTimeout)
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, http.StatusNotFound, codeResourceNotFound, "No resource was found at this path.", "")
 	})
-	r.NoMethod(func(c *gin.Context) {
-		respondError(c, http.StatusMethodNotAllowed, codeNotSupported,
-			"The method "+c.Request.Method+" is not supported on this resource.", "")
-	})
+	r.NoMethod(answerOptions)
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/openapi.json", s.openAPI)
-	r.GET("/openapi.yaml", s.openAPI)
+	get(r, "/healthz", s.healthz)
+	get(r, "/readyz", s.readyz)
+	get(r, "/openapi.json", s.openAPI)
+	get(r, "/openapi.yaml", s.openAPI)
 
 	for _, version := range []string{"v1.0", "beta"} {
 		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, negotiate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
-			g := r.Group("/"+version+"/"+set, s.authenticate, s.rateLimit, negotiate, applyPreferences, s.requireJSONBody)
+			g := r.Group("/"+version+"/"+set, withRoute(rt), s.authenticate, s.rateLimit, s.tenantSlot, negotiate, applyPreferences, s.requireJSONBody)
 			g.POST("", s.createConnection(rt))
-			g.GET("", s.listConnections(rt))
-			g.GET("/:connectionId", s.getConnection(rt))
+			get(g, "", s.listConnections(rt))
+			get(g, "/:connectionId", s.getConnection(rt))
 			g.PATCH("/:connectionId", s.updateConnection(rt))
 			g.DELETE("/:connectionId", s.deleteConnection)
 			g.POST("/:connectionId/operations", s.createOperation(rt))
-			g.GET("/:connectionId/operations", s.listOperations(rt))
-			g.GET("/:connectionId/operations/$count", s.countOperations(rt))
-			g.GET("/:connectionId/operations/:operationId", s.getOperation(rt))
+			get(g, "/:connectionId/operations", s.listOperations(rt))
+			get(g, "/:connectionId/operations/$count", s.countOperations(rt))
+			get(g, "/:connectionId/operations/:operationId", s.getOperation(rt))
 			g.PATCH("/:connectionId/operations/:operationId", s.updateOperation(rt))
 			g.DELETE("/:connectionId/operations/:operationId", s.deleteOperation(rt))
 		}
 	}
 	return r, nil
+}
+
+// get registers a GET route and the HEAD route that answers like it, as
+// HTTP asks (net/http sends no body for HEAD).
+func get(r gin.IRoutes, path string, h gin.HandlerFunc) {
+	r.GET(path, h)
+	r.HEAD(path, h)
+}
+
+// answerOptions is the NoMethod handler: OPTIONS on a path that exists
+// answers 204 with its methods (gin has set Allow); any other method the
+// path lacks is a Graph 405.
+func answerOptions(c *gin.Context) {
+	if c.Request.Method == http.MethodOptions {
+		c.Header("Allow", c.Writer.Header().Get("Allow")+", OPTIONS")
+		c.AbortWithStatus(http.StatusNoContent)
+		return
+	}
+	respondError(c, http.StatusMethodNotAllowed, codeNotSupported,
+		"The method "+truncate(c.Request.Method, 16)+" is not supported on this resource.", "")
 }

@@ -136,7 +136,7 @@ max_client_conn = 2000
 default_pool_size = 10
 max_user_connections = 60
 server_login_retry = 1
-ignore_startup_parameters = extra_float_digits
+ignore_startup_parameters = extra_float_digits,statement_timeout
 log_connections = 0
 log_disconnections = 0
 `, server, port)

@@ -16,7 +16,7 @@ import (
 func TestOperationCountFollowsCreatesDeletesAndPurges(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	store := postgres.NewStore(pool)
+	store := postgres.NewStore(pool, postgres.StoreOptions{})
 	mustExec(t, pool, `INSERT INTO connections (tenant_id, id, name) VALUES ('t1', 'conna', 'a')`)
 	scope := connections.Scope{TenantID: "t1"}
 	for i := range 10 {

@@ -58,8 +58,11 @@ func isUnavailable(err error) bool {
 		// and "cannot connect now" while the server starts. 40001 and 40P01
 		// (serialization failure, deadlock, as a connection delete racing
 		// creates on it can cause) rolled the statement back: retrying is safe.
+		// 55P03 is a lock_timeout (a group waiting on a connection a delete
+		// holds) and 57014 a statement_timeout: both ran out of time, and a
+		// retry later may well succeed.
 		switch pgErr.Code {
-		case "57P01", "57P02", "57P03", "40001", "40P01":
+		case "57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57014":
 			return true
 		}
 		return strings.HasPrefix(pgErr.Code, "08")

@@ -3,85 +3,38 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connops/connops/internal/connections"
 )
 
-// insertOperationSQL inserts only when the parent connection is in scope and
-// under its cap ($8), and counts the new row, all in one statement and one
-// round trip. The connection's count row is locked, so concurrent
-// creates on one connection cannot both take its last slot. visible = 0 means
-// the connection is not in scope, slot = 0 that it was deleted meanwhile;
-// otherwise no version means the cap is reached. A taken id fails the statement with a unique violation.
-const insertOperationSQL = `
-WITH target AS (
-  SELECT c.tenant_id, c.id FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
-), slot AS (
-  SELECT oc.tenant_id, oc.connection_id, oc.n FROM operation_counts oc
-  JOIN target t ON oc.tenant_id = t.tenant_id AND oc.connection_id = t.id
-  FOR UPDATE OF oc
-), ins AS (
-  INSERT INTO operations (tenant_id, connection_id, id, status, error)
-  SELECT s.tenant_id, s.connection_id, $5, $6::operation_status, $7::jsonb FROM slot s WHERE s.n < $8
-  RETURNING tenant_id, connection_id, version, created_at, updated_at
-), counted AS (
-  UPDATE operation_counts oc SET n = oc.n + 1
-  FROM ins WHERE oc.tenant_id = ins.tenant_id AND oc.connection_id = ins.connection_id
-)
-SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM slot), ins.version, ins.created_at, ins.updated_at
-FROM (SELECT 1) AS one LEFT JOIN ins ON true`
-
 // CreateOperation inserts an operation under a connection in scope. Without
-// an idempotency key it joins whatever other creates are going out at the
-// same moment (see coalescer); with one, it runs in its own transaction with
-// the key.
+// an idempotency key it goes through the connection's write queue (see
+// writeQueues); with one, it runs the same statements in its own
+// transaction with the key.
 func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64, idem *connections.Idempotency) (connections.Operation, bool, error) {
 	if idem == nil {
 		created, err := s.creates.create(ctx, scope, op, maxPerConnection)
 		return created, false, err
 	}
+	errJSON, err := encodeError(op.Error)
+	if err != nil {
+		return connections.Operation{}, false, err
+	}
+	req := &createRequest{ctx: ctx, op: op, err: errJSON, max: maxPerConnection}
 	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (operationSnapshot, error) {
-		created, err := insertOperation(ctx, tx, scope, op, maxPerConnection)
-		return snapshotOf(created), err
+		results, err := insertOperations(ctx, tx, scope, op.ConnectionID, []*createRequest{req})
+		if err != nil {
+			return operationSnapshot{}, err
+		}
+		return snapshotOf(results[0].op), results[0].err
 	})
 	if err != nil {
 		return connections.Operation{}, false, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
 	}
 	return snap.operation(), replayed, nil
-}
-
-// queryRower is what a single-statement write needs: the pool or a transaction.
-type queryRower interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func insertOperation(ctx context.Context, db queryRower, scope connections.Scope, op connections.Operation, maxPerConnection int64) (connections.Operation, error) {
-	errJSON, err := encodeError(op.Error)
-	if err != nil {
-		return connections.Operation{}, err
-	}
-	var visible, slot int
-	var version *int64
-	var created, updated *time.Time
-	err = db.QueryRow(ctx, insertOperationSQL,
-		scopeArgs(scope, op.ConnectionID, op.ID, string(op.Status), errJSON, maxPerConnection)...).
-		Scan(&visible, &slot, &version, &created, &updated)
-	switch {
-	case err != nil:
-		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
-	case visible == 0 || slot == 0:
-		// No count row to lock: the connection was deleted while we waited.
-		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrNotFound)
-	case version == nil:
-		return connections.Operation{}, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, connections.ErrLimitExceeded)
-	}
-	op.Version, op.CreatedAt, op.UpdatedAt = *version, *created, *updated
-	return op, nil
 }
 
 const operationColumns = `o.id, o.status::text, o.error, o.version, o.created_at, o.updated_at`
@@ -113,25 +66,57 @@ func (s *Store) GetOperation(ctx context.Context, scope connections.Scope, conne
 	return op, nil
 }
 
-// ListOperations reads one page of a connection's operations.
+// rowOverhead is what an operation costs on the wire beyond its id and
+// error: the property names, the status and the ETag.
+const rowOverhead = "64"
+
+// ListOperations reads one page of a connection's operations. The page ends
+// at lq.Top rows or once the rows' estimated sizes reach lq.MaxBytes,
+// whichever comes first. Sizes come from the error_bytes column, so rows
+// past the budget are never read, and an unselected error is not read at
+// all.
 func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, connectionID string, lq connections.ListQuery) (connections.Page[connections.Operation], error) {
 	q := &query{args: scopeArgs(scope, connectionID)}
-	q.sql.WriteString(`SELECT ` + operationColumns + ` ` + operationsInScope)
+	q.sql.WriteString(`WITH page AS (SELECT o.id, o.status, o.version, o.created_at, o.updated_at, o.error_bytes + octet_length(o.id) + ` +
+		rowOverhead + ` AS size ` + operationsInScope)
 	if lq.Filter != nil {
 		q.sql.WriteString(" AND ")
 		q.writeFilter(lq.Filter)
 	}
 	q.writePage(lq, operationColumn)
-	page, err := selectPage(ctx, s.pool, q, lq,
-		func(r pgx.CollectableRow) (connections.Operation, error) { return scanOperation(r, connectionID) },
-		func(op connections.Operation, field string) string {
-			if field == connections.FieldStatus {
-				return string(op.Status)
-			}
-			return op.ID
-		})
+	q.sql.WriteString(`), sized AS (SELECT p.*, sum(size) OVER (`)
+	q.writeOrder(lq.OrderBy, pageColumn)
+	q.sql.WriteString(` ROWS UNBOUNDED PRECEDING) - size AS before, count(*) OVER () AS fetched FROM page p)
+SELECT p.id, p.status::text, `)
+	if lq.Selects("error") {
+		q.sql.WriteString(`e.error, p.version, p.created_at, p.updated_at, p.fetched FROM sized p
+LEFT JOIN operations e ON e.tenant_id = $1 AND e.connection_id = $4 AND e.id = p.id`)
+	} else {
+		q.sql.WriteString(`NULL::jsonb, p.version, p.created_at, p.updated_at, p.fetched FROM sized p`)
+	}
+	q.sql.WriteString(` WHERE p.before < ` + q.bind(lq.MaxBytes))
+	q.writeOrder(lq.OrderBy, pageColumn)
+	var page connections.Page[connections.Operation]
+	var fetched int
+	rows, err := s.pool.Query(ctx, q.sql.String(), q.args...)
 	if err != nil {
-		return page, fmt.Errorf("select operations: %w", err)
+		return page, fmt.Errorf("select operations: %w", domainError(err))
+	}
+	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Operation, error) {
+		op := connections.Operation{ConnectionID: connectionID}
+		var errJSON []byte
+		if err := r.Scan(&op.ID, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt, &fetched); err != nil {
+			return op, err
+		}
+		op.Error, err = decodeError(errJSON)
+		return op, err
+	})
+	if err != nil {
+		return page, fmt.Errorf("select operations: %w", domainError(err))
+	}
+	if fetched > len(page.Items) || len(page.Items) > lq.Top {
+		page.Items = page.Items[:min(len(page.Items), lq.Top)]
+		page.Next = operationCursor(page.Items[len(page.Items)-1], lq.OrderBy)
 	}
 	if len(page.Items) == 0 || lq.Count {
 		// An empty page may mean the connection is out of scope: the count
@@ -145,6 +130,19 @@ func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, con
 		}
 	}
 	return page, nil
+}
+
+// operationCursor is the position after op in the given order.
+func operationCursor(op connections.Operation, order []connections.OrderKey) connections.Cursor {
+	var c connections.Cursor
+	for _, k := range order {
+		if k.Field == connections.FieldStatus {
+			c = append(c, string(op.Status))
+		} else {
+			c = append(c, op.ID)
+		}
+	}
+	return c
 }
 
 // countOperationsSQL counts within scope and, through the outer aggregate,
@@ -195,10 +193,6 @@ func (s *Store) UpdateOperation(ctx context.Context, scope connections.Scope, co
 			Scan(&op.Version, &op.UpdatedAt)
 	})
 	if err != nil {
-		var pub *connections.Error
-		if errors.As(err, &pub) {
-			return connections.Operation{}, pub
-		}
 		return connections.Operation{}, fmt.Errorf("update operation %s/%s: %w", connectionID, id, domainError(err))
 	}
 	return op, nil

@@ -91,7 +91,7 @@ SELECT 'contoso', 'app', 'expired-' || g, 'f', now() - interval '1 minute' FROM 
 UNION ALL
 SELECT 'contoso', 'app', 'live-' || g, 'f', now() + interval '1 hour' FROM generate_series(1, 2) g`)
 
-	store := postgres.NewStore(pool)
+	store := postgres.NewStore(pool, postgres.StoreOptions{})
 	const batch = 3
 	start := time.Now()
 	p, err := store.Purge(t.Context(), 30*day, batch)
@@ -140,7 +140,7 @@ func TestRetentionRunsOnOneReplicaAtATime(t *testing.T) {
 	pool := pgtest.New(t)
 	execSQL(t, pool, `INSERT INTO connections (tenant_id, id, name) VALUES ('contoso', 'hrconn', 'HR')`)
 	seedOperations(t, pool, "old", "completed", 40*24*time.Hour, 5)
-	store := postgres.NewStore(pool)
+	store := postgres.NewStore(pool, postgres.StoreOptions{})
 
 	blocker, err := pool.Begin(t.Context())
 	if err != nil {

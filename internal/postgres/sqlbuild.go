@@ -33,6 +33,14 @@ func operationColumn(field string) (column, cast string) {
 	return "o.id", ""
 }
 
+// pageColumn is operationColumn for the outer query over a page.
+func pageColumn(field string) (column, cast string) {
+	if field == connections.FieldStatus {
+		return "p.status", ""
+	}
+	return "p.id", ""
+}
+
 // writeFilter renders a validated filter tree.
 func (q *query) writeFilter(f connections.Filter) {
 	switch n := f.(type) {

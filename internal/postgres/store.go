@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -14,15 +13,26 @@ import (
 // Store implements connections.Store on PostgreSQL.
 type Store struct {
 	pool    *pgxpool.Pool
-	creates *coalescer
+	creates *writeQueues
 }
 
 var _ connections.Store = (*Store)(nil)
 
-// NewStore returns a store over pool.
-func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, creates: newCoalescer(pool)}
+// StoreOptions tune a Store; the zero value is fine.
+type StoreOptions struct {
+	// GroupStart wraps each statement written for several requests at once
+	// (tracing links it to each request's span).
+	GroupStart GroupStart
 }
+
+// NewStore returns a store over pool.
+func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
+	return &Store{pool: pool, creates: newWriteQueues(pool, opts.GroupStart)}
+}
+
+// Close refuses new creates and waits for the write queues to drain, so
+// every create already accepted is answered before the pool closes.
+func (s *Store) Close() { s.creates.close() }
 
 // visibleConnection is the scope filter every query on connections starts
 // with: $1 tenant, $2 owned-only, $3 owner app. An owned-only scope without an
@@ -147,10 +157,6 @@ func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, i
 			Scan(&c.Version, &c.UpdatedAt)
 	})
 	if err != nil {
-		var pub *connections.Error
-		if errors.As(err, &pub) {
-			return connections.Connection{}, pub
-		}
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", id, domainError(err))
 	}
 	return c, nil

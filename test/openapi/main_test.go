@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,12 +29,13 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/gin-gonic/gin"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/httpapi"
+	"github.com/connops/connops/internal/odata"
 	"github.com/connops/connops/internal/pgtest"
 	"github.com/connops/connops/internal/postgres"
-	"github.com/connops/connops/internal/telemetry"
 )
 
 func TestMain(m *testing.M) {
@@ -123,11 +125,12 @@ func markExercised(key string) {
 }
 
 type envOptions struct {
-	cfg httpapi.Config
-	// faulty puts faultyService in front of the real service and a failing
-	// readiness check in place of the database's.
+	// vars are environment variables on top of the suite's defaults.
+	vars map[string]string
+	// faulty serves the real router over faultyService, in front of the
+	// real service, with a failing readiness check: the answers of a lost
+	// database and of a bug, which a healthy server cannot be made to give.
 	faulty bool
-	svc    connections.Options
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -137,37 +140,36 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := pgtest.New(t)
+	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
+	maps.Copy(vals, opts.vars)
+	cfg, err := app.LoadConfig(func(k string) string { return vals[k] }, app.Need{Database: true, Auth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ready, err := postgres.NewReadiness(pool)
+	a, err := app.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.NewService(postgres.NewStore(pool), log, opts.svc)
-	verifier, err := auth.New(t.Context(), auth.Options{HS256Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As cmd/connops wires it: metrics beside the API on one port.
-	metrics := telemetry.New(pool)
-	opts.cfg.Metrics = metrics
-	var h http.Handler
+	t.Cleanup(a.Close)
+	h, api := a.Handler, a.Router
 	if opts.faulty {
-		h, err = httpapi.New(opts.cfg, faultyService{svc}, verifier, notReady{}, log)
-	} else {
-		h, err = httpapi.New(opts.cfg, svc, verifier, ready, log)
+		codec, err := odata.NewTokenCodec([]byte("openapi-faulty-page-token-key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := connections.NewService(postgres.NewStore(a.Pool(), postgres.StoreOptions{}), log,
+			connections.Options{MaxConnectionsPerTenant: cfg.MaxConnections})
+		if api, err = httpapi.New(httpapi.Config{PageTokens: codec}, faultyService{svc}, auth.NewHS256([]byte(testSecret)), notReady{}, log); err != nil {
+			t.Fatal(err)
+		}
+		h = api
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, ok := h.(*gin.Engine)
+	engine, ok := api.(*gin.Engine)
 	if !ok {
-		t.Fatalf("httpapi.New returned %T; the route coverage check needs the *gin.Engine", h)
+		t.Fatalf("the API router is %T; the route coverage check needs the *gin.Engine", api)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics.Handler())
-	mux.Handle("/", h)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, engine: engine, doc: doc, router: router}
 }

@@ -501,7 +501,7 @@ func (e *env) validateBatchItem(t *testing.T, version, tok string, it batchItem,
 // faultyService fails the way a lost database or a bug does.
 type faultyService struct{ *connections.Service }
 
-func (faultyService) GetConnection(context.Context, connections.Caller, string) (connections.Connection, error) {
+func (faultyService) GetConnection(context.Context, connections.Caller, string, []string) (connections.Connection, error) {
 	return connections.Connection{}, fmt.Errorf("get connection: %w", connections.ErrUnavailable)
 }
 
@@ -511,13 +511,13 @@ func (faultyService) ListConnections(context.Context, connections.Caller, connec
 
 type notReady struct{}
 
-func (notReady) Check(context.Context) error {
+func (notReady) Ready() error {
 	return fmt.Errorf("database: %w", connections.ErrUnavailable)
 }
 
 // faults checks the 500 and 503 answers.
 func faults(t *testing.T) {
-	e := newEnv(t, envOptions{faulty: true, svc: connections.Options{MaxConnectionsPerTenant: 1}})
+	e := newEnv(t, envOptions{faulty: true, vars: map[string]string{"MAX_CONNECTIONS_PER_TENANT": "1"}})
 	r, w := reader(t, "faults"), writer(t, "faults")
 	e.do(t, req{method: http.MethodPost, target: "/v1.0/external/connections", token: w, status: http.StatusCreated,
 		body: map[string]any{"id": "quota1", "name": "First"}})
@@ -533,7 +533,7 @@ func faults(t *testing.T) {
 
 // throttling checks the 429 answer, on the API and on $batch.
 func throttling(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: httpapi.Config{RateLimit: 0.01, RateBurst: 1}})
+	e := newEnv(t, envOptions{vars: map[string]string{"RATE_LIMIT_RPS": "0.01", "RATE_LIMIT_BURST": "1"}})
 	for _, m := range mounts {
 		r := reader(t, "throttled-"+m.name)
 		e.do(t, req{method: http.MethodGet, target: m.base, token: r, status: http.StatusOK})

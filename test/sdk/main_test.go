@@ -16,11 +16,10 @@ import (
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 
+	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
-	"github.com/connops/connops/internal/httpapi"
 	"github.com/connops/connops/internal/pgtest"
-	"github.com/connops/connops/internal/postgres"
 )
 
 func TestMain(m *testing.M) {
@@ -40,18 +39,17 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	t.Parallel()
-	pool := pgtest.New(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ready, err := postgres.NewReadiness(pool)
+	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
+	cfg, err := app.LoadConfig(func(k string) string { return vals[k] }, app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.NewService(postgres.NewStore(pool), log, connections.Options{})
-	h, err := httpapi.New(httpapi.Config{}, svc, auth.NewHS256([]byte(testSecret)), ready, log)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &wire{next: h}
+	t.Cleanup(a.Close)
+	w := &wire{next: a.Handler}
 	srv := httptest.NewServer(w)
 	t.Cleanup(srv.Close)
 	return &env{t: t, client: newClient(t, srv.URL+"/v1.0"), wire: w}

@@ -1,4 +1,4 @@
-package httpapi
+package odata
 
 import (
 	"fmt"
@@ -8,10 +8,7 @@ import (
 	"github.com/connops/connops/internal/connections"
 )
 
-// maxFilterLen bounds the $filter text before it is parsed at all.
-const maxFilterLen = 2048
-
-// parseFilter parses the $filter subset connops supports:
+// ParseFilter parses the $filter subset connops supports:
 //
 //	expr    = and ("or" and)*
 //	and     = unary ("and" unary)*
@@ -21,9 +18,12 @@ const maxFilterLen = 2048
 //
 // Which names and values are allowed is the domain's call; this only checks
 // the syntax.
-func parseFilter(s string) (connections.Filter, error) {
-	if len(s) > maxFilterLen {
-		return nil, badRequest("$filter", "Query option '$filter' is longer than %d characters.", maxFilterLen)
+func ParseFilter(s string) (connections.Filter, error) {
+	if len(s) > MaxFilterLen {
+		return nil, fail(Filter, "Query option '$filter' is longer than %d characters.", MaxFilterLen)
+	}
+	if err := checkText(Filter, s); err != nil {
+		return nil, err
 	}
 	toks, err := tokenize(s)
 	if err != nil {
@@ -69,7 +69,7 @@ func tokenize(s string) ([]token, error) {
 			i++
 			for {
 				if i >= len(r) {
-					return nil, badRequest("$filter", "Query option '$filter' has an unterminated string literal.")
+					return nil, fail(Filter, "Query option '$filter' has an unterminated string literal.")
 				}
 				if r[i] == '\'' {
 					if i+1 < len(r) && r[i+1] == '\'' {
@@ -97,7 +97,7 @@ func tokenize(s string) ([]token, error) {
 			toks = append(toks, token{tokName, string(r[i:j])})
 			i = j
 		default:
-			return nil, badRequest("$filter", "Query option '$filter' has the unexpected character '%c'.", c)
+			return nil, fail(Filter, "Query option '$filter' has the unexpected character '%c'.", c)
 		}
 	}
 	return toks, nil
@@ -119,7 +119,7 @@ func (p *filterParser) is(kind tokenKind, text string) bool {
 }
 
 func (p *filterParser) fail(format string, args ...any) error {
-	return badRequest("$filter", "Query option '$filter' is malformed: %s.", fmt.Sprintf(format, args...))
+	return fail(Filter, "Query option '$filter' is malformed: %s.", fmt.Sprintf(format, args...))
 }
 
 func (p *filterParser) or(depth int) (connections.Filter, error) {
@@ -148,7 +148,7 @@ func (p *filterParser) and(depth int) (connections.Filter, error) {
 
 func (p *filterParser) unary(depth int) (connections.Filter, error) {
 	if depth > maxFilterDepth {
-		return nil, badRequest("$filter", "Query option '$filter' nests deeper than %d levels.", maxFilterDepth)
+		return nil, fail(Filter, "Query option '$filter' nests deeper than %d levels.", maxFilterDepth)
 	}
 	if p.is(tokName, "not") {
 		p.pos++
@@ -208,7 +208,7 @@ func (p *filterParser) comparison() (connections.Filter, error) {
 			return nil, p.fail("an 'in' list is not closed")
 		}
 	}
-	return nil, badRequest("$filter", "Query option '$filter' uses the operator '%s', which is not supported; use eq, ne, in, and, or, not.", truncate(op, 64))
+	return nil, fail(Filter, "Query option '$filter' uses the operator '%s', which is not supported; use eq, ne, in, and, or, not.", truncate(op, 64))
 }
 
 func (p *filterParser) literal() (string, error) {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"strings"
@@ -44,7 +44,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 				env[k] = v
 			}
 			env[tt.key] = tt.value
-			_, err := loadConfig(envOf(env), need{database: true, auth: true})
+			_, err := LoadConfig(envOf(env), Need{Database: true, Auth: true})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one naming %s", err, tt.want)
 			}
@@ -56,8 +56,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret,
-		"PUBLIC_BASE_URL": "https://connops.example.com/"}), need{database: true, auth: true})
+	cfg, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret,
+		"PUBLIC_BASE_URL": "https://connops.example.com/"}), Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

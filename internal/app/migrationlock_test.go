@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ func TestLoadConfigMigrationLock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{"DATABASE_URL": "postgres://u@localhost/db", "AUTH_HS256_SECRET": goodSecret,
 				"MIGRATION_LOCK": tt.value}
-			cfg, err := loadConfig(envOf(env), need{database: true, auth: true})
+			cfg, err := LoadConfig(envOf(env), Need{Database: true, Auth: true})
 			if tt.bad {
 				if err == nil || !strings.Contains(err.Error(), "MIGRATION_LOCK") {
 					t.Fatalf("error = %v, want one naming MIGRATION_LOCK", err)

@@ -1,4 +1,8 @@
-package main
+// Package app builds one connops: validated configuration in, a running
+// server (pool, store, service, router, background jobs) and its shutdown
+// out. cmd/connops, connopstest and every in-process test suite build
+// their server here, and only here.
+package app
 
 import (
 	"fmt"
@@ -12,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// config is everything connops reads from its environment, read once here.
+// Config is everything connops reads from its environment, read once here.
 // docs/operations.md lists the same variables; a test keeps the two in step.
-type config struct {
+type Config struct {
 	DatabaseURL   string
 	ListenAddr    string
 	PublicBaseURL string
@@ -38,21 +42,32 @@ type config struct {
 	AdminAddr          string
 	OTLPEndpoint       string
 	MigrationLock      string // "session" or "table", see postgres.MigrationLock
+
+	// StatementTimeout bounds each API statement on the server; 0 leaves
+	// the server's setting alone (as behind PgBouncer, see docs/scaling.md).
+	StatementTimeout time.Duration
+	// TenantConcurrency bounds one tenant's requests working on the database
+	// at once; 0 means half the pool.
+	TenantConcurrency int
+	// PageTokenKeys seal $skiptoken values; empty means the key the
+	// replicas share through the database.
+	PageTokenKeys [][]byte
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
 const minSecretLen = 32
 
-// need says which variables a command cannot do without.
-type need struct {
-	database bool
-	// auth: serve needs some way to verify tokens; token needs the secret.
-	auth, secret bool
+// Need says which variables a command cannot do without.
+type Need struct {
+	Database bool
+	// Auth: serve needs some way to verify tokens; Secret: token needs the
+	// HS256 secret itself.
+	Auth, Secret bool
 }
 
-// loadConfig reads and checks the environment. Errors name the variable.
-func loadConfig(getenv func(string) string, n need) (config, error) {
-	cfg := config{
+// LoadConfig reads and checks the environment. Errors name the variable.
+func LoadConfig(getenv func(string) string, n Need) (Config, error) {
+	cfg := Config{
 		DatabaseURL:        getenv("DATABASE_URL"),
 		ListenAddr:         or(getenv("LISTEN_ADDR"), ":8080"),
 		PublicBaseURL:      strings.TrimRight(getenv("PUBLIC_BASE_URL"), "/"),
@@ -72,8 +87,9 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		DrainDelay:         2 * time.Second,
 		OperationRetention: 30 * 24 * time.Hour,
 		IdempotencyTTL:     24 * time.Hour,
+		StatementTimeout:   5 * time.Second,
 	}
-	if cfg.DatabaseURL == "" && n.database {
+	if cfg.DatabaseURL == "" && n.Database {
 		return cfg, fmt.Errorf("DATABASE_URL is required, e.g. postgres://user:password@host:5432/dbname")
 	}
 	if cfg.DatabaseURL != "" {
@@ -99,7 +115,7 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 			return cfg, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", v)
 		}
 	}
-	for _, p := range splitList(getenv("TRUSTED_PROXIES")) {
+	for _, p := range SplitList(getenv("TRUSTED_PROXIES")) {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
 				return cfg, fmt.Errorf("TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges; %q is neither", p)
@@ -107,14 +123,31 @@ func loadConfig(getenv func(string) string, n need) (config, error) {
 		}
 		cfg.TrustedProxy = append(cfg.TrustedProxy, p)
 	}
+	for _, k := range SplitList(getenv("PAGE_TOKEN_KEYS")) {
+		if len(k) < 16 {
+			return cfg, fmt.Errorf("PAGE_TOKEN_KEYS must be a comma-separated list of secrets of at least 16 bytes each")
+		}
+		cfg.PageTokenKeys = append(cfg.PageTokenKeys, []byte(k))
+	}
 	return cfg, parseNumbers(getenv, &cfg)
 }
 
-func checkAuth(cfg config, n need) error {
-	if len(cfg.HS256Secret) == 0 && n.secret {
+// SplitList splits a comma-separated value, dropping empty entries.
+func SplitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkAuth(cfg Config, n Need) error {
+	if len(cfg.HS256Secret) == 0 && n.Secret {
 		return fmt.Errorf("AUTH_HS256_SECRET is required: development tokens are signed with it")
 	}
-	if n.auth && len(cfg.HS256Secret) == 0 && cfg.JWKSURL == "" {
+	if n.Auth && len(cfg.HS256Secret) == 0 && cfg.JWKSURL == "" {
 		return fmt.Errorf("AUTH_JWKS_URL or AUTH_HS256_SECRET is required: without one no token can be verified")
 	}
 	if len(cfg.HS256Secret) > 0 && len(cfg.HS256Secret) < minSecretLen {
@@ -134,7 +167,7 @@ func checkAuth(cfg config, n need) error {
 	return nil
 }
 
-func parseNumbers(getenv func(string) string, cfg *config) error {
+func parseNumbers(getenv func(string) string, cfg *Config) error {
 	durations := []struct {
 		name string
 		dst  *time.Duration
@@ -144,12 +177,17 @@ func parseNumbers(getenv func(string) string, cfg *config) error {
 		{"OPERATION_RETENTION", &cfg.OperationRetention},
 		{"IDEMPOTENCY_TTL", &cfg.IdempotencyTTL},
 	}
-	if v := getenv("SHUTDOWN_DRAIN_DELAY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("SHUTDOWN_DRAIN_DELAY must be a duration of 0s or more, not %q", v)
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"SHUTDOWN_DRAIN_DELAY", &cfg.DrainDelay}, {"DATABASE_STATEMENT_TIMEOUT", &cfg.StatementTimeout}} {
+		if v := getenv(d.name); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed < 0 {
+				return fmt.Errorf("%s must be a duration of 0s or more, not %q", d.name, v)
+			}
+			*d.dst = parsed
 		}
-		cfg.DrainDelay = d
 	}
 	for _, d := range durations {
 		if v := getenv(d.name); v != "" {
@@ -174,6 +212,7 @@ func parseNumbers(getenv func(string) string, cfg *config) error {
 		{"RATE_LIMIT_BURST", &cfg.RateBurst},
 		{"MAX_CONNECTIONS_PER_TENANT", &cfg.MaxConnections},
 		{"MAX_OPERATIONS_PER_CONNECTION", &cfg.MaxOperations},
+		{"TENANT_DB_CONCURRENCY", &cfg.TenantConcurrency},
 	}
 	for _, i := range ints {
 		if v := getenv(i.name); v != "" {

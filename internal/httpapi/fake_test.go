@@ -1,0 +1,126 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connops/connops/internal/auth"
+	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/httpapi"
+	"github.com/connops/connops/internal/odata"
+)
+
+// fakeService stands in for the domain in tests of the HTTP layer alone:
+// decoding, negotiation, routing, the error envelope, query options. It
+// records every call, so a test can tell that a refused request never
+// reached the domain, and answers each call with err (nil: success with
+// an echo of the input).
+type fakeService struct {
+	mu     sync.Mutex
+	calls  []string
+	err    error
+	panics bool
+}
+
+func (f *fakeService) call(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+	if f.panics {
+		panic("secret internal detail")
+	}
+	return f.err
+}
+
+func (f *fakeService) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+var fakeTime = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func (f *fakeService) CreateConnection(_ context.Context, _ connections.Caller, n connections.NewConnection, _ *connections.IdempotencyKey) (connections.Connection, bool, error) {
+	return connections.Connection{ID: n.ID, Name: n.Name, State: connections.StateDraft, Version: 1, CreatedAt: fakeTime}, false, f.call("CreateConnection")
+}
+
+func (f *fakeService) GetConnection(_ context.Context, _ connections.Caller, id string, _ []string) (connections.Connection, error) {
+	return connections.Connection{ID: id, Name: "n", State: connections.StateDraft, Version: 1}, f.call("GetConnection")
+}
+
+func (f *fakeService) ListConnections(context.Context, connections.Caller, connections.ListQuery) (connections.Page[connections.Connection], error) {
+	return connections.Page[connections.Connection]{}, f.call("ListConnections")
+}
+
+func (f *fakeService) UpdateConnection(_ context.Context, _ connections.Caller, id string, _ connections.ConnectionPatch, _ *connections.Precondition) (connections.Connection, error) {
+	return connections.Connection{ID: id, Version: 2}, f.call("UpdateConnection")
+}
+
+func (f *fakeService) DeleteConnection(context.Context, connections.Caller, string) error {
+	return f.call("DeleteConnection")
+}
+
+func (f *fakeService) CreateOperation(_ context.Context, _ connections.Caller, connectionID string, n connections.NewOperation, _ *connections.IdempotencyKey) (connections.Operation, bool, error) {
+	return connections.Operation{ConnectionID: connectionID, ID: n.ID, Status: n.Status, Error: n.Error, Version: 1}, false, f.call("CreateOperation")
+}
+
+func (f *fakeService) GetOperation(_ context.Context, _ connections.Caller, connectionID, id string, _ []string) (connections.Operation, error) {
+	return connections.Operation{ConnectionID: connectionID, ID: id, Status: connections.StatusInProgress, Version: 1}, f.call("GetOperation")
+}
+
+func (f *fakeService) ListOperations(context.Context, connections.Caller, string, connections.ListQuery) (connections.Page[connections.Operation], error) {
+	return connections.Page[connections.Operation]{}, f.call("ListOperations")
+}
+
+func (f *fakeService) CountOperations(context.Context, connections.Caller, string, connections.Filter) (int64, error) {
+	return 0, f.call("CountOperations")
+}
+
+func (f *fakeService) UpdateOperation(_ context.Context, _ connections.Caller, connectionID, id string, _ connections.OperationPatch, _ *connections.Precondition) (connections.Operation, error) {
+	return connections.Operation{ConnectionID: connectionID, ID: id, Version: 2}, f.call("UpdateOperation")
+}
+
+func (f *fakeService) DeleteOperation(context.Context, connections.Caller, string, string) error {
+	return f.call("DeleteOperation")
+}
+
+// fakeReady is a readiness check that says what it is told.
+type fakeReady struct{ err error }
+
+func (r fakeReady) Ready() error { return r.err }
+
+// testTokens is a page token codec for handlers built in tests.
+func testTokens(t *testing.T) *odata.TokenCodec {
+	t.Helper()
+	codec, err := odata.NewTokenCodec([]byte("fake-env-page-token-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codec
+}
+
+// newFakeHandler is the real router over fake, with no database behind it.
+func newFakeHandler(t *testing.T, fake *fakeService) http.Handler {
+	t.Helper()
+	h, err := httpapi.New(httpapi.Config{PageTokens: testTokens(t)}, fake, auth.NewHS256([]byte(testSecret)), fakeReady{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// newFakeEnv serves newFakeHandler over real HTTP.
+func newFakeEnv(t *testing.T, fake *fakeService) *env {
+	t.Helper()
+	t.Parallel()
+	srv := httptest.NewServer(newFakeHandler(t, fake))
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL}
+}

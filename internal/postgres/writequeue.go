@@ -1,0 +1,297 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/connops/connops/internal/connections"
+)
+
+// writeQueues run operation creates, one queue per connection and scope.
+// Only creates that would wait on the same count row anyway share a
+// statement; creates on other connections, and other tenants', never wait
+// for each other. A create that finds its queue idle runs at once on its
+// caller's goroutine, with no hand-off; creates that arrive while it runs
+// queue up, and one goroutine then writes them together: one statement,
+// one round trip and one commit (one WAL flush) for the group.
+type writeQueues struct {
+	pool       *pgxpool.Pool
+	groupStart GroupStart
+
+	mu     sync.Mutex
+	queues map[queueKey]*writeQueue // present while its queue is busy
+	closed bool
+	active sync.WaitGroup // busy queues
+}
+
+// GroupStart, if set, is called for each statement written on behalf of
+// several requests: it returns the context to run it in (for tracing, a
+// span linked to every member's) and a function ending that.
+type GroupStart func(ctx context.Context, members []context.Context) (context.Context, func())
+
+// queueKey: requests in one group share their scope, so the statement
+// checks visibility once for all of them.
+type queueKey struct {
+	scope      connections.Scope
+	connection string
+}
+
+type writeQueue struct {
+	pending []*createRequest
+}
+
+const (
+	// maxGroup bounds one statement's size.
+	maxGroup = 128
+	// groupTimeout bounds one group statement. It is detached from any one
+	// request's context, since cancelling it would fail its neighbours too.
+	groupTimeout = 10 * time.Second
+	// lockTimeout bounds the wait for a connection's count row, which a
+	// connection delete holds while it runs: the group fails (503, retry)
+	// rather than holding its requests for their whole deadline.
+	lockTimeout = "2s"
+)
+
+type createRequest struct {
+	ctx  context.Context
+	op   connections.Operation
+	err  *string // the error as JSON text, or nil
+	max  int64   // operations the connection may hold
+	done chan createResult
+}
+
+type createResult struct {
+	op  connections.Operation
+	err error
+}
+
+func newWriteQueues(pool *pgxpool.Pool, groupStart GroupStart) *writeQueues {
+	return &writeQueues{pool: pool, groupStart: groupStart, queues: map[queueKey]*writeQueue{}}
+}
+
+// create writes one operation and returns its outcome.
+func (w *writeQueues) create(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64) (connections.Operation, error) {
+	errJSON, err := encodeError(op.Error)
+	if err != nil {
+		return connections.Operation{}, err
+	}
+	req := &createRequest{ctx: ctx, op: op, err: errJSON, max: maxPerConnection, done: make(chan createResult, 1)}
+	key := queueKey{scope: scope, connection: op.ConnectionID}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return connections.Operation{}, fmt.Errorf("insert operation: store closed: %w", connections.ErrUnavailable)
+	}
+	if q, busy := w.queues[key]; busy {
+		q.pending = append(q.pending, req)
+		w.mu.Unlock()
+		select {
+		case res := <-req.done:
+			return res.op, res.err
+		case <-ctx.Done():
+			// The row may still be written by its group; the caller was not
+			// told it was, so nothing acknowledged is lost.
+			return connections.Operation{}, fmt.Errorf("insert operation: %w", domainError(ctx.Err()))
+		}
+	}
+	w.queues[key] = &writeQueue{}
+	w.active.Add(1)
+	w.mu.Unlock()
+	res := w.write(ctx, key, []*createRequest{req})[0]
+	if next := w.next(key); next != nil {
+		go w.drain(key, next)
+	}
+	return res.op, res.err
+}
+
+// next takes the queue's next group, or marks the queue idle.
+func (w *writeQueues) next(key queueKey) []*createRequest {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queues[key]
+	if len(q.pending) == 0 {
+		delete(w.queues, key)
+		w.active.Done()
+		return nil
+	}
+	n := min(len(q.pending), maxGroup)
+	group := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	return group
+}
+
+// drain writes the queue's groups until it is empty.
+func (w *writeQueues) drain(key queueKey, group []*createRequest) {
+	for group != nil {
+		group = live(group)
+		if len(group) > 0 {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
+			end := func() {}
+			if w.groupStart != nil && len(group) > 1 {
+				members := make([]context.Context, len(group))
+				for i, r := range group {
+					members[i] = r.ctx
+				}
+				ctx, end = w.groupStart(ctx, members)
+			}
+			for i, res := range w.write(ctx, key, group) {
+				group[i].done <- res
+			}
+			end()
+			cancel()
+		}
+		group = w.next(key)
+	}
+}
+
+// live drops requests whose callers have already given up.
+func live(group []*createRequest) []*createRequest {
+	out := group[:0]
+	for _, r := range group {
+		if r.ctx.Err() == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// close refuses new creates and waits for every busy queue to drain.
+func (w *writeQueues) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.active.Wait()
+}
+
+// write runs one group in its own implicit transaction (one pipeline, one
+// Sync) and gives each request its outcome.
+func (w *writeQueues) write(ctx context.Context, key queueKey, group []*createRequest) []createResult {
+	results, err := insertOperations(ctx, w.pool, key.scope, key.connection, group)
+	if err != nil {
+		results = make([]createResult, len(group))
+		for i, r := range group {
+			results[i] = createResult{err: fmt.Errorf("insert operation %s/%s: %w", key.connection, r.op.ID, domainError(err))}
+		}
+	}
+	return results
+}
+
+// batchSender is what a pipelined write needs: the pool, which runs the
+// batch as one implicit transaction, or a transaction it joins.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// lockCountSQL takes the connection's count row, the lock every writer of
+// the connection's operations takes first. It runs as its own statement so
+// that the insert after it, in the same transaction, reads with a snapshot
+// taken once the lock is held: it then sees every row committed before it,
+// and its duplicate check and cap are exact.
+const lockCountSQL = `SELECT oc.n FROM connections c
+JOIN operation_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
+WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE OF oc`
+
+// insertOperationsSQL writes 1..N rows for one connection and reports on
+// each input row in input order: whether the connection is visible, whether
+// the row's id was new (neither stored nor earlier in the group), and the
+// new row's version and times when it went in. Duplicates are resolved
+// before the cap counts rows, so with a cap of 2 the creates x, x, y store
+// x and y and refuse the second x as a duplicate.
+const insertOperationsSQL = `
+WITH target AS (
+  SELECT oc.n FROM connections c
+  JOIN operation_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
+  WHERE ` + visibleConnection + ` AND c.id = $4
+), input AS (
+  SELECT t.id, t.status, t.error, t.ord
+  FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(id, status, error, ord)
+), fresh AS (
+  SELECT DISTINCT ON (i.id) i.id, i.ord FROM input i
+  WHERE NOT EXISTS (SELECT 1 FROM operations o WHERE o.tenant_id = $1 AND o.connection_id = $4 AND o.id = i.id)
+  ORDER BY i.id, i.ord
+), admitted AS (
+  SELECT r.ord FROM (SELECT f.ord, row_number() OVER (ORDER BY f.ord) AS rank FROM fresh f) r, target t
+  WHERE t.n + r.rank <= $8
+), ins AS (
+  INSERT INTO operations (tenant_id, connection_id, id, status, error)
+  SELECT $1, $4, i.id, i.status::operation_status, i.error::jsonb
+  FROM input i JOIN admitted a ON a.ord = i.ord ORDER BY i.ord
+  RETURNING id, version, created_at, updated_at
+), counted AS (
+  UPDATE operation_counts oc SET n = oc.n + (SELECT count(*) FROM ins)
+  WHERE oc.tenant_id = $1 AND oc.connection_id = $4 AND EXISTS (SELECT 1 FROM ins)
+)
+SELECT EXISTS (SELECT 1 FROM target), f.ord IS NOT NULL, ins.version, ins.created_at, ins.updated_at
+FROM input i
+LEFT JOIN fresh f ON f.ord = i.ord
+LEFT JOIN admitted a ON a.ord = i.ord
+LEFT JOIN ins ON a.ord IS NOT NULL AND ins.id = i.id
+ORDER BY i.ord`
+
+// insertOperations is the one way operations are created: the lock and the
+// insert, pipelined in one round trip. Every request of the group shares
+// scope and connection.
+func insertOperations(ctx context.Context, db batchSender, scope connections.Scope, connectionID string, group []*createRequest) ([]createResult, error) {
+	n := len(group)
+	ids, statuses, errs := make([]string, n), make([]string, n), make([]*string, n)
+	for i, r := range group {
+		ids[i], statuses[i], errs[i] = r.op.ID, string(r.op.Status), r.err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL lock_timeout = '` + lockTimeout + `'`)
+	b.Queue(lockCountSQL, scopeArgs(scope, connectionID)...)
+	b.Queue(insertOperationsSQL, scopeArgs(scope, connectionID, ids, statuses, errs, group[0].max)...)
+	br := db.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	results := make([]createResult, 0, n)
+	for rows.Next() {
+		r := group[len(results)]
+		var visible, fresh bool
+		var version *int64
+		var created, updated *time.Time
+		if err := rows.Scan(&visible, &fresh, &version, &created, &updated); err != nil {
+			return nil, err
+		}
+		results = append(results, outcome(r, connectionID, visible, fresh, version, created, updated))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(results) != n {
+		return nil, fmt.Errorf("insert answered %d of %d rows", len(results), n)
+	}
+	rows.Close()
+	return results, br.Close()
+}
+
+func outcome(r *createRequest, connectionID string, visible, fresh bool, version *int64, created, updated *time.Time) createResult {
+	fail := func(kind error) createResult {
+		return createResult{err: fmt.Errorf("insert operation %s/%s: %w", connectionID, r.op.ID, kind)}
+	}
+	switch {
+	case !visible:
+		return fail(connections.ErrNotFound)
+	case version != nil:
+		op := r.op
+		op.Version, op.CreatedAt, op.UpdatedAt = *version, *created, *updated
+		return createResult{op: op}
+	case fresh:
+		return fail(connections.ErrLimitExceeded)
+	}
+	return fail(connections.ErrAlreadyExists)
+}
