@@ -24,7 +24,19 @@ CREATE TABLE secrets (
     CONSTRAINT secrets_len CHECK (octet_length(secret) >= 16)
 );
 
+-- The status index becomes partial on a predicate every row meets. The
+-- planner uses a partial index only where the query implies its predicate,
+-- so id lookups (and the duplicate probe of every create) can no longer be
+-- planned through it: without statistics for a new connection, the two
+-- indexes cost the same and the status index, which must scan the whole
+-- connection to find an id, was often picked. Status filters imply the
+-- predicate (status = x is strict); lists ordered by status state it.
+DROP INDEX operations_status_idx;
+CREATE INDEX operations_status_idx ON operations (tenant_id, connection_id, status, id) WHERE status IS NOT NULL;
+
 -- +goose Down
+DROP INDEX operations_status_idx;
+CREATE INDEX operations_status_idx ON operations (tenant_id, connection_id, status, id);
 DROP TABLE secrets;
 ALTER TABLE operations DROP COLUMN error_bytes;
 DROP INDEX connections_tenant_lower_id_idx;

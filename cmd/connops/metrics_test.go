@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,5 +100,40 @@ func TestMetricsCountRateLimited(t *testing.T) {
 	}
 	if got := scrape(t, srv.base)["connops_rate_limited_total"] - before; got != 1 {
 		t.Errorf("connops_rate_limited_total moved by %v, want 1", got)
+	}
+}
+
+// TestMetricsLabelsStayBounded sends unauthenticated requests with invented
+// methods and paths: the request series may grow by a handful (method
+// "other", route "unmatched"), never by one per request.
+func TestMetricsLabelsStayBounded(t *testing.T) {
+	srv := startServe(t, testConfig(t, pgtest.DSN(t), nil))
+	series := func() int {
+		n := 0
+		for name := range scrape(t, srv.base) {
+			if strings.HasPrefix(name, "connops_http_request") {
+				n++
+			}
+		}
+		return n
+	}
+	before := series()
+	const requests = 500
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range requests {
+		req, err := http.NewRequest(fmt.Sprintf("M%dX", i), fmt.Sprintf("%s/v1.0/path-%d/x%d", srv.base, i, i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	grown := series() - before
+	report(t, "requests=%d invented-methods=%d new-series=%d", requests, requests, grown)
+	if grown > 40 {
+		t.Errorf("%d invented requests added %d series", requests, grown)
 	}
 }

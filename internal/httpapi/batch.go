@@ -122,11 +122,16 @@ func (b *batchRun) all(reqs []batchRequest) []batchResponse {
 	return results
 }
 
-func (b *batchRun) serve(r batchRequest) batchResponse {
-	url := "/" + b.version + "/" + strings.TrimPrefix(r.URL, "/")
-	if abs, ok := versionedPath(r.URL); ok {
-		url = abs
+// itemURL is the request URI an item's url is served at.
+func itemURL(version, raw string) string {
+	if abs, ok := versionedPath(raw); ok {
+		return abs
 	}
+	return "/" + version + "/" + strings.TrimPrefix(raw, "/")
+}
+
+func (b *batchRun) serve(r batchRequest) batchResponse {
+	url := itemURL(b.version, r.URL)
 	ctx := withPageBudget(context.WithValue(b.c.Request.Context(), insideBatchKey{}, true), b.budget)
 	req, err := http.NewRequestWithContext(ctx, r.Method, url, bytes.NewReader(r.Body))
 	if err != nil {
@@ -260,9 +265,10 @@ func (w batchItemWire) request(path string) (batchRequest, error) {
 
 // namesBatch reports whether an item URL leads to $batch in any spelling:
 // percent-encoded, with dot segments or doubled slashes. It looks at the
-// path as the router will see it, decoded and cleaned.
+// path as the router will see it: built as serve builds it, decoded and
+// cleaned.
 func namesBatch(raw string) bool {
-	u, err := url.Parse(raw)
+	u, err := url.Parse(itemURL("v1.0", raw))
 	if err != nil {
 		return false // refused later as malformed
 	}

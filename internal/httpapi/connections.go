@@ -109,7 +109,12 @@ func (s *server) createConnection(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		conn, replayed, err := s.svc.CreateConnection(c.Request.Context(), mustCaller(c), n, idempotencyKey(c, "connection", "", body))
+		key, err := idempotencyKey(c, "connection", "", body)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		conn, replayed, err := s.svc.CreateConnection(c.Request.Context(), mustCaller(c), n, key)
 		if err != nil {
 			s.writeError(c, err)
 			return

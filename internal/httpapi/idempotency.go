@@ -11,18 +11,25 @@ import (
 
 // idempotencyKey reads the Idempotency-Key of a create. The fingerprint ties
 // the key to what was asked (the kind, the parent and the exact body), so a
-// key reused for a different request is refused instead of replayed.
-func idempotencyKey(c *gin.Context, kind, parent string, body []byte) *connections.IdempotencyKey {
-	key := c.GetHeader("Idempotency-Key")
-	if key == "" && len(c.Request.Header.Values("Idempotency-Key")) == 0 {
-		return nil
+// key reused for a different request is refused instead of replayed. Two
+// keys on one request are refused: which one would count is anyone's guess.
+// Routes other than creates ignore the header (docs/api.md).
+func idempotencyKey(c *gin.Context, kind, parent string, body []byte) (*connections.IdempotencyKey, error) {
+	values := c.Request.Header.Values("Idempotency-Key")
+	switch len(values) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, badRequest("Idempotency-Key", "The Idempotency-Key header is given %d times; send it once.", len(values))
 	}
+	key := values[0]
 	sum := sha256.New()
 	for _, part := range [][]byte{[]byte(kind), []byte(parent), body} {
 		sum.Write(part)
 		sum.Write([]byte{0})
 	}
-	return &connections.IdempotencyKey{Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil))}
+	return &connections.IdempotencyKey{Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
 // markReplay tells the client, and the metrics, that this answer is the one

@@ -22,7 +22,11 @@ func (s *server) createOperation(rt route) gin.HandlerFunc {
 			return
 		}
 		connectionID := c.Param("connectionId")
-		key := idempotencyKey(c, "operation", connectionID, body)
+		key, err := idempotencyKey(c, "operation", connectionID, body)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
 		op, replayed, err := s.svc.CreateOperation(c.Request.Context(), mustCaller(c), connectionID, n, key)
 		if err != nil {
 			s.writeError(c, err)

@@ -27,3 +27,10 @@ func (s *Store) InsertGroup(ctx context.Context, scope connections.Scope, connec
 	}
 	return created, errs, nil
 }
+
+// Checks is how many database checks the readiness has run.
+func (r *Readiness) Checks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checks
+}

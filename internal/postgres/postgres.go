@@ -71,9 +71,10 @@ type Readiness struct {
 	latest int64
 	every  time.Duration
 
-	mu   sync.Mutex
-	last error
-	at   time.Time // of the last successful check
+	mu     sync.Mutex
+	last   error
+	at     time.Time // of the last successful check
+	checks int       // run so far, for tests
 
 	stop chan struct{}
 	done chan struct{}
@@ -140,6 +141,7 @@ func (r *Readiness) check(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.checks++
 	r.last = err
 	if err == nil {
 		r.at = time.Now()

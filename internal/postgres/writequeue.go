@@ -211,8 +211,11 @@ WITH target AS (
   SELECT t.id, t.status, t.error, t.ord
   FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(id, status, error, ord)
 ), fresh AS (
+  -- A scalar subquery with LIMIT is never turned into a join: each input
+  -- row costs one primary-key probe, whatever the statistics say about the
+  -- table (a fresh, unanalyzed one could otherwise get a sequential scan).
   SELECT DISTINCT ON (i.id) i.id, i.ord FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM operations o WHERE o.tenant_id = $1 AND o.connection_id = $4 AND o.id = i.id)
+  WHERE (SELECT 1 FROM operations o WHERE o.tenant_id = $1 AND o.connection_id = $4 AND o.id = i.id LIMIT 1) IS NULL
   ORDER BY i.id, i.ord
 ), admitted AS (
   SELECT r.ord FROM (SELECT f.ord, row_number() OVER (ORDER BY f.ord) AS rank FROM fresh f) r, target t

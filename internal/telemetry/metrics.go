@@ -63,10 +63,28 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// RequestDone records one answered request.
+// RequestDone records one answered request. Every label comes from a
+// fixed set, whatever a client sends: methods outside HTTP's own are
+// "other", route is a route template or "unmatched" (the caller's job), and
+// a status outside 100-599 is "other". Without that, invented methods could
+// grow the series without bound.
 func (m *Metrics) RequestDone(method, route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	code := "other"
+	if status >= 100 && status <= 599 {
+		code = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(method, route, code).Inc()
 	m.latency.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 // RateLimited counts a 429.
