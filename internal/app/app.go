@@ -15,6 +15,7 @@ import (
 
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/engine"
 	"github.com/connops/connops/internal/httpapi"
 	"github.com/connops/connops/internal/odata"
 	"github.com/connops/connops/internal/postgres"
@@ -99,9 +100,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	metrics := telemetry.New(a.pool)
+	eng := engine.New(a.store, engine.Options{Lease: cfg.EngineLease, Metrics: metrics, Log: log})
 	svc := connections.NewService(a.store, log, connections.Options{
 		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL,
-		MaxOperationsPerConnection: int64(cfg.MaxOperations)})
+		MaxOperationsPerConnection: int64(cfg.MaxOperations),
+		ProvisioningDelay:          cfg.ProvisioningDelay, ManualProvisioning: cfg.ManualProvisioning,
+		WorkAdded: eng.Wake,
+	})
 	tenantConcurrency := cfg.TenantConcurrency
 	if tenantConcurrency == 0 {
 		tenantConcurrency = max(1, int(a.pool.Config().MaxConns)/2)
@@ -120,7 +125,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	a.Router = api
 	a.Handler = withMetrics(metrics.Handler(), tr.Handler(api))
 
-	a.jobs.Add(1)
+	a.jobs.Add(2)
+	go func() {
+		defer a.jobs.Done()
+		eng.Run(jobsCtx)
+	}()
 	go func() {
 		defer a.jobs.Done()
 		retention.Job{Store: a.store, Age: cfg.OperationRetention, Every: time.Minute, Batch: 1000,

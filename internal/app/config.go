@@ -52,6 +52,15 @@ type Config struct {
 	// PageTokenKeys seal $skiptoken values; empty means the key the
 	// replicas share through the database.
 	PageTokenKeys [][]byte
+
+	// ProvisioningDelay is how long a schema registration takes before the
+	// engine completes it; ManualProvisioning leaves every registration in
+	// progress until a caller with the control role finishes it.
+	ProvisioningDelay  time.Duration
+	ManualProvisioning bool
+	// EngineLease is how long an engine's claim on work holds; a replica
+	// that dies holding work delays it by at most this much.
+	EngineLease time.Duration
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -88,6 +97,8 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 		OperationRetention: 30 * 24 * time.Hour,
 		IdempotencyTTL:     24 * time.Hour,
 		StatementTimeout:   5 * time.Second,
+		ProvisioningDelay:  5 * time.Second,
+		EngineLease:        30 * time.Second,
 	}
 	if cfg.DatabaseURL == "" && n.Database {
 		return cfg, fmt.Errorf("DATABASE_URL is required, e.g. postgres://user:password@host:5432/dbname")
@@ -122,6 +133,9 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 			}
 		}
 		cfg.TrustedProxy = append(cfg.TrustedProxy, p)
+	}
+	if err := parseProvisioningDelay(getenv("PROVISIONING_DELAY"), &cfg); err != nil {
+		return cfg, err
 	}
 	for _, k := range SplitList(getenv("PAGE_TOKEN_KEYS")) {
 		if len(k) < 16 {
@@ -176,6 +190,7 @@ func parseNumbers(getenv func(string) string, cfg *Config) error {
 		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout},
 		{"OPERATION_RETENTION", &cfg.OperationRetention},
 		{"IDEMPOTENCY_TTL", &cfg.IdempotencyTTL},
+		{"ENGINE_LEASE", &cfg.EngineLease},
 	}
 	for _, d := range []struct {
 		name string
@@ -231,4 +246,22 @@ func or(v, fallback string) string {
 		return fallback
 	}
 	return v
+}
+
+// parseProvisioningDelay reads PROVISIONING_DELAY: a duration of 0s or
+// more, or "manual".
+func parseProvisioningDelay(v string, cfg *Config) error {
+	switch v {
+	case "":
+		return nil
+	case "manual":
+		cfg.ManualProvisioning = true
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("PROVISIONING_DELAY must be a duration of 0s or more (0 completes at once) or manual, not %q", v)
+	}
+	cfg.ProvisioningDelay = d
+	return nil
 }

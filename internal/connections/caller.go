@@ -8,6 +8,10 @@ const (
 	PermReadAll          = "ExternalConnection.Read.All"
 	PermReadWriteAll     = "ExternalConnection.ReadWrite.All"
 	PermReadWriteOwnedBy = "ExternalConnection.ReadWrite.OwnedBy"
+	// PermOperationsControl is connops's own application role: it lets a
+	// test harness finish or fail the operations connops starts, with no
+	// change to the client under test.
+	PermOperationsControl = "Connops.Operations.Control"
 )
 
 // Caller is the authenticated identity behind a request.

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// State is a connectionState member. Connections start as draft; this service
-// does not run schema registration, so nothing moves them on yet.
+// State is a connectionState member. Connections start as draft and become
+// ready when their first schema registration completes.
 type State string
 
 // The members of connectionState.
@@ -26,6 +26,10 @@ type Connection struct {
 	State            State
 	AuthorizedAppIDs []string
 	CreatedByApp     string
+	// ConnectorID is the Teams app id of the connector, as sent on create.
+	ConnectorID      string
+	ActivitySettings *ActivitySettings
+	SearchSettings   *SearchSettings
 	Version          int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -37,6 +41,9 @@ type NewConnection struct {
 	Name             string
 	Description      string
 	AuthorizedAppIDs []string
+	ConnectorID      string
+	ActivitySettings *ActivitySettings
+	SearchSettings   *SearchSettings
 }
 
 var connectionIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
@@ -93,6 +100,17 @@ func (n NewConnection) Validate() error {
 		if app == "" || len(app) > MaxAppIDLen {
 			return invalidField(apps, "has an entry that is not 1 to %d characters", MaxAppIDLen)
 		}
+	}
+	if err := checkLen("connectorId", n.ConnectorID, MaxConnectorIDLen); err != nil {
+		return err
+	}
+	if n.ActivitySettings != nil {
+		if err := n.ActivitySettings.Validate(); err != nil {
+			return err
+		}
+	}
+	if n.SearchSettings != nil {
+		return n.SearchSettings.Validate()
 	}
 	return nil
 }

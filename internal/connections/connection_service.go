@@ -22,7 +22,8 @@ func (s *Service) CreateConnection(ctx context.Context, caller Caller, n NewConn
 	}
 	c, replayed, err = s.store.CreateConnection(ctx, scope, Connection{
 		ID: n.ID, Name: n.Name, Description: n.Description, State: StateDraft,
-		AuthorizedAppIDs: n.AuthorizedAppIDs, CreatedByApp: caller.AppID,
+		AuthorizedAppIDs: n.AuthorizedAppIDs, CreatedByApp: caller.AppID, ConnectorID: n.ConnectorID,
+		ActivitySettings: n.ActivitySettings, SearchSettings: n.SearchSettings,
 	}, s.opts.MaxConnectionsPerTenant, idem)
 	switch {
 	case errors.Is(err, ErrAlreadyExists):
@@ -59,7 +60,7 @@ func (s *Service) GetConnection(ctx context.Context, caller Caller, id string, f
 }
 
 // connectionFields are the properties of a connection, for $select.
-var connectionFields = []string{"id", "name", "description", "state", "configuration"}
+var connectionFields = []string{"id", "name", "description", "state", "configuration", "connectorId", "activitySettings", "searchSettings"}
 
 // ListConnections returns a page of the connections the caller may see,
 // ordered by id. Connections support no $filter or $orderby.
@@ -98,6 +99,8 @@ type ConnectionPatch struct {
 	Name             *string
 	Description      *string
 	AuthorizedAppIDs *[]string
+	ActivitySettings *ActivitySettings
+	SearchSettings   *SearchSettings
 }
 
 // UpdateConnection applies a patch.
@@ -110,7 +113,14 @@ func (s *Service) UpdateConnection(ctx context.Context, caller Caller, id string
 		if err := pre.check(c.Version); err != nil {
 			return err
 		}
-		n := NewConnection{ID: c.ID, Name: c.Name, Description: c.Description, AuthorizedAppIDs: c.AuthorizedAppIDs}
+		n := NewConnection{ID: c.ID, Name: c.Name, Description: c.Description, AuthorizedAppIDs: c.AuthorizedAppIDs,
+			ConnectorID: c.ConnectorID, ActivitySettings: c.ActivitySettings, SearchSettings: c.SearchSettings}
+		if p.ActivitySettings != nil {
+			n.ActivitySettings = p.ActivitySettings
+		}
+		if p.SearchSettings != nil {
+			n.SearchSettings = p.SearchSettings
+		}
 		if p.Name != nil {
 			n.Name = *p.Name
 		}
@@ -124,6 +134,7 @@ func (s *Service) UpdateConnection(ctx context.Context, caller Caller, id string
 			return err
 		}
 		c.Name, c.Description, c.AuthorizedAppIDs = n.Name, n.Description, n.AuthorizedAppIDs
+		c.ActivitySettings, c.SearchSettings = n.ActivitySettings, n.SearchSettings
 		return nil
 	})
 	if err != nil {

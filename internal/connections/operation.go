@@ -22,11 +22,23 @@ const (
 
 var storableStatuses = []Status{StatusUnspecified, StatusInProgress, StatusCompleted, StatusFailed}
 
+// Kind says who started an operation.
+type Kind string
+
+// Operation kinds. A client creates KindClient operations itself (POST
+// .../operations, the seed's route) and changes them at will; connops
+// starts KindSchema ones for a schema registration and finishes them.
+const (
+	KindClient Kind = "client"
+	KindSchema Kind = "schema"
+)
+
 // Operation is a connectionOperation: the state of an asynchronous job on a
 // connection.
 type Operation struct {
 	ConnectionID string
 	ID           string
+	Kind         Kind
 	Status       Status
 	Error        *PublicError
 	// Version grows by one with every update; it is the ETag.

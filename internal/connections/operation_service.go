@@ -22,7 +22,7 @@ func (s *Service) CreateOperation(ctx context.Context, caller Caller, connection
 	if err != nil {
 		return Operation{}, false, err
 	}
-	op := Operation{ConnectionID: connectionID, ID: n.ID, Status: n.Status, Error: n.Error}
+	op := Operation{ConnectionID: connectionID, ID: n.ID, Kind: KindClient, Status: n.Status, Error: n.Error}
 	if op.ID == "" {
 		// Version 7 ids grow with time, so new rows land at the right edge of
 		// the primary key index instead of on random pages.
@@ -131,13 +131,28 @@ func (s Status) final() bool { return s == StatusCompleted || s == StatusFailed 
 
 // UpdateOperation applies a patch under the status state machine: any status
 // may move to any other until it is completed or failed, which are final.
+// An operation connops started (a schema registration) only a caller with
+// the control role may finish, and then as the engine would (finishByControl).
 func (s *Service) UpdateOperation(ctx context.Context, caller Caller, connectionID, id string, p OperationPatch, pre *Precondition) (Operation, error) {
-	scope, err := caller.writeScope()
-	if err != nil {
-		return Operation{}, err
+	scope, scopeErr := caller.writeScope()
+	if scopeErr != nil && !caller.has(PermOperationsControl) {
+		return Operation{}, scopeErr
 	}
 	if err := p.Validate(); err != nil {
 		return Operation{}, err
+	}
+	if scopeErr != nil {
+		scope = Scope{TenantID: caller.TenantID}
+	}
+	current, err := s.store.GetOperation(ctx, scope, connectionID, id)
+	if err != nil {
+		return Operation{}, operationError(err, connectionID, id)
+	}
+	if current.Kind == KindSchema {
+		return s.finishByControl(ctx, caller, current, p, pre)
+	}
+	if scopeErr != nil {
+		return Operation{}, scopeErr
 	}
 	op, err := s.store.UpdateOperation(ctx, scope, connectionID, id, func(op *Operation) error {
 		if err := pre.check(op.Version); err != nil {
@@ -161,11 +176,20 @@ func (s *Service) UpdateOperation(ctx context.Context, caller Caller, connection
 	return op, nil
 }
 
-// DeleteOperation deletes one operation.
+// DeleteOperation deletes one operation a client created. Operations connops
+// started go with their connection, or with retention once finished.
 func (s *Service) DeleteOperation(ctx context.Context, caller Caller, connectionID, id string) error {
 	scope, err := caller.writeScope()
 	if err != nil {
 		return err
+	}
+	current, err := s.store.GetOperation(ctx, scope, connectionID, id)
+	if err != nil {
+		return operationError(err, connectionID, id)
+	}
+	if current.Kind == KindSchema {
+		return &Error{Kind: ErrForbidden, Message: "connops started this operation for a schema registration; it cannot be deleted. " +
+			"Deleting the connection takes its operations with it."}
 	}
 	if err := s.store.DeleteOperation(ctx, scope, connectionID, id); err != nil {
 		return operationError(err, connectionID, id)

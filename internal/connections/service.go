@@ -37,6 +37,22 @@ type Store interface {
 	CountOperations(ctx context.Context, scope Scope, connectionID string, f Filter) (int64, error)
 	UpdateOperation(ctx context.Context, scope Scope, connectionID, id string, change func(*Operation) error) (Operation, error)
 	DeleteOperation(ctx context.Context, scope Scope, connectionID, id string) error
+
+	// RegisterSchema records a schema version, its operation op and the
+	// work that will finish it, due after *due (never by itself when due
+	// is nil), all in one transaction. check runs first, under the
+	// connection's lock, with the active schema (nil when none) and the id
+	// of a registration still running ("" when none); its error aborts.
+	RegisterSchema(ctx context.Context, scope Scope, connectionID string, schema Schema, op Operation, due *time.Duration,
+		maxPerConnection int64, check func(active *Schema, running string) error) (Operation, error)
+	// GetSchema returns the pending schema version, else the active one;
+	// found is false when there is neither. ErrNotFound: no connection.
+	GetSchema(ctx context.Context, scope Scope, connectionID string) (v SchemaVersion, found bool, err error)
+	// FinishOperation ends a service-started operation with outcome, with
+	// every consequence the engine's own finish has (schema active,
+	// connection ready), in one transaction. check runs first on the locked
+	// operation. ErrNotFound: no such operation in scope.
+	FinishOperation(ctx context.Context, scope Scope, connectionID, id string, outcome Outcome, check func(Operation) error) (Operation, error)
 }
 
 // Service carries out the use cases on connections and operations.
@@ -54,6 +70,14 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	// MaxOperationsPerConnection caps one connection's operations.
 	MaxOperationsPerConnection int64
+	// ProvisioningDelay is how long a schema registration takes before the
+	// engine completes it; ManualProvisioning leaves it to a caller with the
+	// control role.
+	ProvisioningDelay  time.Duration
+	ManualProvisioning bool
+	// WorkAdded, if set, is called after new engine work commits, so a
+	// local engine can pick it up without waiting for its next poll.
+	WorkAdded func()
 }
 
 // Default limits.

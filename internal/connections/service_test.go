@@ -30,6 +30,11 @@ func (f *fakeStore) UpdateOperation(_ context.Context, scope connections.Scope, 
 	return op, nil
 }
 
+func (f *fakeStore) GetOperation(_ context.Context, scope connections.Scope, _, _ string) (connections.Operation, error) {
+	f.scopes = append(f.scopes, scope)
+	return f.op, nil
+}
+
 func (f *fakeStore) CreateOperation(_ context.Context, scope connections.Scope, op connections.Operation, _ int64, _ *connections.Idempotency) (connections.Operation, bool, error) {
 	f.scopes = append(f.scopes, scope)
 	return op, false, nil

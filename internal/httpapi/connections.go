@@ -46,6 +46,19 @@ func renderConnection(context string, c connections.Connection, selects []string
 		}
 		body = body.add("configuration", configurationBody{AuthorizedAppIDs: apps})
 	}
+	if selected(selects, "connectorId") {
+		var id *string
+		if c.ConnectorID != "" {
+			id = &c.ConnectorID
+		}
+		body = body.add("connectorId", id)
+	}
+	if selected(selects, "activitySettings") {
+		body = body.add("activitySettings", renderActivitySettings(c.ActivitySettings))
+	}
+	if selected(selects, "searchSettings") {
+		body = body.add("searchSettings", renderSearchSettings(c.SearchSettings))
+	}
 	return body
 }
 
@@ -61,6 +74,9 @@ func decodeNewConnection(body []byte) (connections.NewConnection, error) {
 			"@odata.type":      odataTypeField(typeConfiguration, "microsoft.graph.configuration"),
 			"authorizedAppIds": stringArrayField(&n.AuthorizedAppIDs),
 		}),
+		"connectorId":      stringField(&n.ConnectorID),
+		"activitySettings": activitySettingsField(&n.ActivitySettings),
+		"searchSettings":   searchSettingsField(&n.SearchSettings),
 	})
 	return n, err
 }
@@ -91,6 +107,9 @@ func decodeConnectionPatch(body []byte) (connections.ConnectionPatch, error) {
 			"@odata.type":      odataTypeField(typeConfiguration, "microsoft.graph.configuration"),
 			"authorizedAppIds": stringArrayField(&apps),
 		}),
+		"connectorId":      readOnlyField,
+		"activitySettings": activitySettingsField(&p.ActivitySettings),
+		"searchSettings":   searchSettingsField(&p.SearchSettings),
 	})
 	if configPresent {
 		p.AuthorizedAppIDs = &apps

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/connops/connops/internal/connections"
@@ -197,6 +198,68 @@ func stringArrayField(dst *[]string) field {
 		return nil
 	}
 }
+
+// boolField stores a boolean sent as a JSON boolean or, as real clients
+// and Graph's own samples do, as the string "true" or "false".
+func boolField(dst *bool) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		if json.Unmarshal(raw, dst) == nil {
+			return nil
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			switch strings.ToLower(s) {
+			case "true":
+				*dst = true
+				return nil
+			case "false":
+				*dst = false
+				return nil
+			}
+		}
+		return badRequest(path, "Property '%s' must be true or false.", path)
+	}
+}
+
+// intField stores a JSON integer.
+func intField(dst *int64) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return badRequest(path, "Property '%s' must be an integer.", path)
+		}
+		return nil
+	}
+}
+
+// rawObjectField keeps a JSON object as sent, compacted: a document such
+// as an Adaptive Card that connops stores but does not interpret.
+func rawObjectField(dst *[]byte) field {
+	return func(path string, raw json.RawMessage) error {
+		if isNull(raw) {
+			return nil
+		}
+		trimmed := bytes.TrimSpace(raw)
+		if len(trimmed) == 0 || trimmed[0] != '{' {
+			return badRequest(path, "Property '%s' must be a JSON object.", path)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, trimmed); err != nil {
+			return badRequest(path, "Property '%s' is not valid JSON.", path)
+		}
+		*dst = buf.Bytes()
+		return nil
+	}
+}
+
+// ignoredField accepts a property that carries nothing connops keeps, such
+// as an entity's null id sent back by an SDK model.
+func ignoredField(string, json.RawMessage) error { return nil }
 
 // objectField decodes a nested object with its own fields; present reports
 // whether a non-null object was given.

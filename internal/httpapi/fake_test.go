@@ -124,3 +124,11 @@ func newFakeEnv(t *testing.T, fake *fakeService) *env {
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL}
 }
+
+func (f *fakeService) RegisterSchema(_ context.Context, _ connections.Caller, connectionID string, _ connections.Schema) (connections.Operation, error) {
+	return connections.Operation{ConnectionID: connectionID, ID: "op-1", Kind: connections.KindSchema, Status: connections.StatusInProgress, Version: 1}, f.call("RegisterSchema")
+}
+
+func (f *fakeService) GetSchema(context.Context, connections.Caller, string) (connections.SchemaVersion, error) {
+	return connections.SchemaVersion{}, f.call("GetSchema")
+}

@@ -39,6 +39,7 @@ func accepts(header, mediaType string) bool {
 type preferences struct {
 	representation bool
 	unknownEnums   bool
+	respondAsync   bool
 }
 
 func parsePrefer(c *gin.Context) preferences {
@@ -50,6 +51,8 @@ func parsePrefer(c *gin.Context) preferences {
 				p.representation = true
 			case "include-unknown-enum-members":
 				p.unknownEnums = true
+			case "respond-async":
+				p.respondAsync = true
 			}
 		}
 	}

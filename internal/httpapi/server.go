@@ -88,6 +88,8 @@ type service interface {
 	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
 	UpdateOperation(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.OperationPatch, pre *connections.Precondition) (connections.Operation, error)
 	DeleteOperation(ctx context.Context, caller connections.Caller, connectionID, id string) error
+	RegisterSchema(ctx context.Context, caller connections.Caller, connectionID string, schema connections.Schema) (connections.Operation, error)
+	GetSchema(ctx context.Context, caller connections.Caller, connectionID string) (connections.SchemaVersion, error)
 }
 
 // verifier turns a bearer token into a caller.
@@ -175,6 +177,9 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 			get(g, "/:connectionId/operations/:operationId", s.getOperation(rt))
 			g.PATCH("/:connectionId/operations/:operationId", s.updateOperation(rt))
 			g.DELETE("/:connectionId/operations/:operationId", s.deleteOperation(rt))
+			g.PATCH("/:connectionId/schema", s.registerSchema(rt))
+			g.POST("/:connectionId/schema", s.registerSchema(rt))
+			get(g, "/:connectionId/schema", s.getSchema(rt))
 		}
 	}
 	return r, nil

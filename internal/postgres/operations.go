@@ -38,7 +38,7 @@ func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op
 	return snap.operation(), replayed, nil
 }
 
-const operationColumns = `o.id, o.status::text, o.error, o.version, o.created_at, o.updated_at`
+const operationColumns = `o.id, o.kind::text, o.status::text, o.error, o.version, o.created_at, o.updated_at`
 
 // operationsInScope joins operations to their connection so every read
 // applies the caller's scope.
@@ -50,7 +50,7 @@ const getOperationSQL = `SELECT ` + operationColumns + ` ` + operationsInScope +
 func scanOperation(row pgx.Row, connectionID string) (connections.Operation, error) {
 	op := connections.Operation{ConnectionID: connectionID}
 	var errJSON []byte
-	if err := row.Scan(&op.ID, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt); err != nil {
+	if err := row.Scan(&op.ID, &op.Kind, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt); err != nil {
 		return op, err
 	}
 	var err error
@@ -82,7 +82,7 @@ func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, con
 		size += ` + o.error_bytes`
 	}
 	q := &query{args: scopeArgs(scope, connectionID)}
-	q.sql.WriteString(`WITH page AS (SELECT o.id, o.status, o.version, o.created_at, o.updated_at, ` + size + ` AS size ` + operationsInScope)
+	q.sql.WriteString(`WITH page AS (SELECT o.id, o.kind, o.status, o.version, o.created_at, o.updated_at, ` + size + ` AS size ` + operationsInScope)
 	if lq.Filter != nil {
 		q.sql.WriteString(" AND ")
 		q.writeFilter(lq.Filter)
@@ -96,7 +96,7 @@ func (s *Store) ListOperations(ctx context.Context, scope connections.Scope, con
 	q.sql.WriteString(`), sized AS (SELECT p.*, sum(size) OVER (`)
 	q.writeOrder(lq.OrderBy, pageColumn)
 	q.sql.WriteString(` ROWS UNBOUNDED PRECEDING) - size AS before, count(*) OVER () AS fetched FROM page p)
-SELECT p.id, p.status::text, `)
+SELECT p.id, p.kind::text, p.status::text, `)
 	if lq.Selects("error") {
 		q.sql.WriteString(`e.error, p.version, p.created_at, p.updated_at, p.fetched FROM sized p
 LEFT JOIN operations e ON e.tenant_id = $1 AND e.connection_id = $4 AND e.id = p.id`)
@@ -114,7 +114,7 @@ LEFT JOIN operations e ON e.tenant_id = $1 AND e.connection_id = $4 AND e.id = p
 	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (connections.Operation, error) {
 		op := connections.Operation{ConnectionID: connectionID}
 		var errJSON []byte
-		if err := r.Scan(&op.ID, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt, &fetched); err != nil {
+		if err := r.Scan(&op.ID, &op.Kind, &op.Status, &errJSON, &op.Version, &op.CreatedAt, &op.UpdatedAt, &fetched); err != nil {
 			return op, err
 		}
 		op.Error, err = decodeError(errJSON)

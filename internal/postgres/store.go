@@ -45,20 +45,39 @@ func scopeArgs(s connections.Scope, more ...any) []any {
 }
 
 const connectionColumns = `c.id, c.name, coalesce(c.description, ''), c.state::text,
-  c.authorized_app_ids, c.created_by_app, c.version, c.created_at, c.updated_at`
+  c.authorized_app_ids, c.created_by_app, coalesce(c.connector_id, ''), c.activity_settings, c.search_settings,
+  c.version, c.created_at, c.updated_at`
 
 func scanConnection(row pgx.Row) (connections.Connection, error) {
 	var c connections.Connection
-	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.State,
-		&c.AuthorizedAppIDs, &c.CreatedByApp, &c.Version, &c.CreatedAt, &c.UpdatedAt)
+	var activity, search []byte
+	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.State, &c.AuthorizedAppIDs, &c.CreatedByApp,
+		&c.ConnectorID, &activity, &search, &c.Version, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return c, err
+	}
+	if c.ActivitySettings, err = decodeActivitySettings(activity); err != nil {
+		return c, err
+	}
+	c.SearchSettings, err = decodeSearchSettings(search)
 	return c, err
+}
+
+// settingsArgs are a connection's settings as jsonb parameters.
+func settingsArgs(c connections.Connection) (activity, search *string, err error) {
+	if activity, err = encodeActivitySettings(c.ActivitySettings); err != nil {
+		return nil, nil, err
+	}
+	search, err = encodeSearchSettings(c.SearchSettings)
+	return activity, search, err
 }
 
 func connectionColumn(string) (string, string) { return "c.id", "" }
 
 const insertConnectionSQL = `
-INSERT INTO connections AS c (tenant_id, id, name, description, state, authorized_app_ids, created_by_app)
-VALUES ($1, $2, $3, nullif($4, ''), $5::connection_state, $6, $7)
+INSERT INTO connections AS c (tenant_id, id, name, description, state, authorized_app_ids, created_by_app,
+  connector_id, activity_settings, search_settings)
+VALUES ($1, $2, $3, nullif($4, ''), $5::connection_state, $6, $7, nullif($8, ''), $9::jsonb, $10::jsonb)
 RETURNING ` + connectionColumns
 
 // lockTenantSQL serializes connection creates within a tenant so the quota
@@ -81,8 +100,12 @@ func (s *Store) CreateConnection(ctx context.Context, scope connections.Scope, c
 		if n >= maxPerTenant {
 			return connectionSnapshot{}, connections.ErrLimitExceeded
 		}
+		activity, search, err := settingsArgs(c)
+		if err != nil {
+			return connectionSnapshot{}, err
+		}
 		created, err := scanConnection(tx.QueryRow(ctx, insertConnectionSQL, scope.TenantID, c.ID, c.Name, c.Description,
-			string(c.State), nonNil(c.AuthorizedAppIDs), c.CreatedByApp))
+			string(c.State), nonNil(c.AuthorizedAppIDs), c.CreatedByApp, c.ConnectorID, activity, search))
 		return connectionSnapshotOf(created), err
 	})
 	if err != nil {
@@ -138,7 +161,7 @@ const lockConnectionSQL = `SELECT ` + connectionColumns + ` FROM connections c W
 
 const updateConnectionSQL = `
 UPDATE connections SET name = $3, description = nullif($4, ''), authorized_app_ids = $5,
-  version = version + 1, updated_at = now()
+  activity_settings = $6::jsonb, search_settings = $7::jsonb, version = version + 1, updated_at = now()
 WHERE tenant_id = $1 AND id = $2
 RETURNING version, updated_at`
 
@@ -153,8 +176,12 @@ func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, i
 		if err := change(&c); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, updateConnectionSQL, scope.TenantID, id, c.Name, c.Description, nonNil(c.AuthorizedAppIDs)).
-			Scan(&c.Version, &c.UpdatedAt)
+		activity, search, err := settingsArgs(c)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, updateConnectionSQL, scope.TenantID, id, c.Name, c.Description, nonNil(c.AuthorizedAppIDs),
+			activity, search).Scan(&c.Version, &c.UpdatedAt)
 	})
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", id, domainError(err))

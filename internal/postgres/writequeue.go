@@ -208,8 +208,8 @@ WITH target AS (
   JOIN operation_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
   WHERE ` + visibleConnection + ` AND c.id = $4
 ), input AS (
-  SELECT t.id, t.status, t.error, t.ord
-  FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(id, status, error, ord)
+  SELECT t.id, t.kind, t.status, t.error, t.ord
+  FROM unnest($5::text[], $6::text[], $7::text[], $9::text[]) WITH ORDINALITY AS t(id, status, error, kind, ord)
 ), fresh AS (
   -- A scalar subquery with LIMIT is never turned into a join: each input
   -- row costs one primary-key probe, whatever the statistics say about the
@@ -221,8 +221,8 @@ WITH target AS (
   SELECT r.ord FROM (SELECT f.ord, row_number() OVER (ORDER BY f.ord) AS rank FROM fresh f) r, target t
   WHERE t.n + r.rank <= $8
 ), ins AS (
-  INSERT INTO operations (tenant_id, connection_id, id, status, error)
-  SELECT $1, $4, i.id, i.status::operation_status, i.error::jsonb
+  INSERT INTO operations (tenant_id, connection_id, id, kind, status, error)
+  SELECT $1, $4, i.id, i.kind::operation_kind, i.status::operation_status, i.error::jsonb
   FROM input i JOIN admitted a ON a.ord = i.ord ORDER BY i.ord
   RETURNING id, version, created_at, updated_at
 ), counted AS (
@@ -241,14 +241,17 @@ ORDER BY i.ord`
 // scope and connection.
 func insertOperations(ctx context.Context, db batchSender, scope connections.Scope, connectionID string, group []*createRequest) ([]createResult, error) {
 	n := len(group)
-	ids, statuses, errs := make([]string, n), make([]string, n), make([]*string, n)
+	ids, statuses, kinds, errs := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	for i, r := range group {
-		ids[i], statuses[i], errs[i] = r.op.ID, string(r.op.Status), r.err
+		ids[i], statuses[i], kinds[i], errs[i] = r.op.ID, string(r.op.Status), string(r.op.Kind), r.err
+		if r.op.Kind == "" {
+			kinds[i] = string(connections.KindClient)
+		}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SET LOCAL lock_timeout = '` + lockTimeout + `'`)
 	b.Queue(lockCountSQL, scopeArgs(scope, connectionID)...)
-	b.Queue(insertOperationsSQL, scopeArgs(scope, connectionID, ids, statuses, errs, group[0].max)...)
+	b.Queue(insertOperationsSQL, scopeArgs(scope, connectionID, ids, statuses, errs, group[0].max, kinds)...)
 	br := db.SendBatch(ctx, b)
 	defer br.Close()
 	for range 2 {

@@ -22,6 +22,11 @@ type Metrics struct {
 	rateLimited      prometheus.Counter
 	idempotentReplay prometheus.Counter
 	purged           *prometheus.CounterVec
+	finished         *prometheus.CounterVec
+	provisioning     prometheus.Histogram
+	claimsLost       prometheus.Counter
+	engineLag        prometheus.Gauge
+	byStatus         *prometheus.GaugeVec
 }
 
 // New registers the metrics, the Go runtime and process collectors, and the
@@ -49,8 +54,25 @@ func New(pool *pgxpool.Pool) *Metrics {
 		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "connops_retention_purged_total", Help: "Rows removed by the retention job, by kind.",
 		}, []string{"kind"}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connops_engine_operations_finished_total", Help: "Service-started operations this replica's engine finished, by final status.",
+		}, []string{"status"}),
+		provisioning: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "connops_provisioning_duration_seconds", Help: "Time from a schema registration to its operation's completion by the engine.",
+			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+		}),
+		claimsLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "connops_engine_claims_lost_total", Help: "Claimed work this replica could not finish because another worker took it over or it was gone.",
+		}),
+		engineLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "connops_engine_lag_seconds", Help: "How long the oldest due, unclaimed work item has waited (0 when none).",
+		}),
+		byStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "connops_operations", Help: "Operations stored, by status, over every tenant (refreshed every 30 s).",
+		}, []string{"status"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.dbUnavailable, m.rateLimited, m.idempotentReplay, m.purged,
+		m.finished, m.provisioning, m.claimsLost, m.engineLag, m.byStatus,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		reg.MustRegister(newPoolCollector(pool))
@@ -98,3 +120,24 @@ func (m *Metrics) IdempotentReplay() { m.idempotentReplay.Inc() }
 
 // Purged counts rows the retention job removed.
 func (m *Metrics) Purged(kind string, n int64) { m.purged.WithLabelValues(kind).Add(float64(n)) }
+
+// OperationFinished counts an operation the engine finished, and how long
+// it took from creation.
+func (m *Metrics) OperationFinished(status string, took time.Duration) {
+	m.finished.WithLabelValues(status).Inc()
+	m.provisioning.Observe(took.Seconds())
+}
+
+// ClaimLost counts claimed work another worker took over.
+func (m *Metrics) ClaimLost() { m.claimsLost.Inc() }
+
+// EngineLag sets the age of the oldest due, unclaimed work.
+func (m *Metrics) EngineLag(d time.Duration) { m.engineLag.Set(d.Seconds()) }
+
+// OperationsByStatus sets the stored operations per status; statuses absent
+// from counts read 0.
+func (m *Metrics) OperationsByStatus(counts map[string]int64) {
+	for _, s := range []string{"unspecified", "inprogress", "completed", "failed"} {
+		m.byStatus.WithLabelValues(s).Set(float64(counts[s]))
+	}
+}
