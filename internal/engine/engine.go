@@ -103,6 +103,7 @@ func (e *Engine) Wake() {
 // retried on the next round; the queue is in the database, so nothing is
 // lost meanwhile.
 func (e *Engine) Run(ctx context.Context) {
+	e.opts.Log.InfoContext(ctx, "engine started", slog.String("worker", e.worker), slog.Duration("lease", e.opts.Lease))
 	var lastLag, lastCount time.Time
 	for {
 		full := e.round(ctx)

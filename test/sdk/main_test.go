@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -36,10 +37,15 @@ type env struct {
 	wire   *wire
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with these environment variables set on top of the
+// suite's defaults.
+func newEnvWith(t *testing.T, vars map[string]string) *env {
 	t.Helper()
 	t.Parallel()
 	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
+	maps.Copy(vals, vars)
 	cfg, err := app.LoadConfig(func(k string) string { return vals[k] }, app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
