@@ -59,7 +59,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		cfg.DatabaseURL = dsn
 	}
 	token, err := auth.Issue(cfg.HS256Secret, auth.DevToken{
-		TenantID: devTenant, AppID: "connops-dev", Roles: []string{connections.PermReadWriteAll}, TTL: 24 * time.Hour,
+		TenantID: devTenant, AppID: "connops-dev", Roles: []string{connections.PermReadWriteAll, connections.PermItemReadWriteAll}, TTL: 24 * time.Hour,
 	}, time.Now())
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func printDevBanner(w io.Writer, addr, token string) {
 	fmt.Fprintf(w, `
 connops dev is serving at %[1]s (Ctrl-C stops it and removes the throwaway database)
 
-Dev token (tenant %[3]q, ExternalConnection.ReadWrite.All, valid 24h):
+Dev token (tenant %[3]q, ExternalConnection.ReadWrite.All and ExternalItem.ReadWrite.All, valid 24h):
 
 export TOKEN=%[2]s
 

@@ -68,7 +68,7 @@ func TestFaultResponseBounds(t *testing.T) {
 		SELECT 'contoso', 'bounds', 'op' || lpad(i::text, 4, '0'), 'failed',
 		       jsonb_build_object('code', 'c', 'message', repeat(md5(i::text), 800))
 		FROM generate_series(1, 1000) AS i;
-		UPDATE operation_counts SET n = 1000 WHERE connection_id = 'bounds'`); err != nil {
+		UPDATE connection_counts SET operations = 1000 WHERE connection_id = 'bounds'`); err != nil {
 		t.Fatal(err)
 	}
 	list := "/v1.0/external/connections/bounds/operations"

@@ -15,7 +15,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "tenant id (tid claim); required")
 	appID := fs.String("app", "connops-dev", "client app id (appid claim)")
-	roles := fs.String("roles", connections.PermReadWriteAll, "comma-separated application permissions (roles claim)")
+	roles := fs.String("roles", connections.PermReadWriteAll+","+connections.PermItemReadWriteAll, "comma-separated application permissions (roles claim)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	synopsis := "connops token --tenant T [--app A] [--roles R1,R2] [--ttl 1h]   (signs with AUTH_HS256_SECRET)"
 	if err := parseFlags(fs, args, synopsis, stdout, stderr); err != nil {

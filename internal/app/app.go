@@ -21,6 +21,7 @@ import (
 	"github.com/connops/connops/internal/postgres"
 	"github.com/connops/connops/internal/retention"
 	"github.com/connops/connops/internal/telemetry"
+	"github.com/connops/connops/internal/tenantgate"
 	"github.com/connops/connops/internal/tracing"
 )
 
@@ -93,7 +94,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	}
 	a.closers = append(a.closers, func() { _ = verifier.Close() })
 
-	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{GroupStart: tr.GroupStart})
+	tenantConcurrency := cfg.TenantConcurrency
+	if tenantConcurrency == 0 {
+		tenantConcurrency = max(1, int(a.pool.Config().MaxConns)/2)
+	}
+	gate := tenantgate.New(tenantConcurrency)
+	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{GroupStart: tr.GroupStart, Gate: gate})
 	a.closers = append(a.closers, a.store.Close)
 	tokens, err := a.pageTokens(ctx, cfg)
 	if err != nil {
@@ -105,19 +111,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL,
 		MaxOperationsPerConnection: int64(cfg.MaxOperations),
 		ProvisioningDelay:          cfg.ProvisioningDelay, ManualProvisioning: cfg.ManualProvisioning,
-		WorkAdded: eng.Wake,
+		WorkAdded: eng.Wake, MaxItemsPerConnection: int64(cfg.MaxItems),
 	})
-	tenantConcurrency := cfg.TenantConcurrency
-	if tenantConcurrency == 0 {
-		tenantConcurrency = max(1, int(a.pool.Config().MaxConns)/2)
-	}
 	if gin.Mode() == gin.DebugMode {
 		gin.SetMode(gin.ReleaseMode)
 	}
 	api, err := httpapi.New(httpapi.Config{
 		PublicBaseURL: cfg.PublicBaseURL, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxy, Metrics: metrics,
-		TenantConcurrency: tenantConcurrency, PageTokens: tokens, Tracing: tr.GinMiddleware(),
+		TenantGate: gate, PageTokens: tokens, Tracing: tr.GinMiddleware(),
 	}, svc, verifier, a.ready, log)
 	if err != nil {
 		return nil, err

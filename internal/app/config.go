@@ -61,6 +61,8 @@ type Config struct {
 	// EngineLease is how long an engine's claim on work holds; a replica
 	// that dies holding work delays it by at most this much.
 	EngineLease time.Duration
+	// MaxItems is the item quota of one connection.
+	MaxItems int
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -99,6 +101,7 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 		StatementTimeout:   5 * time.Second,
 		ProvisioningDelay:  5 * time.Second,
 		EngineLease:        30 * time.Second,
+		MaxItems:           5_000_000,
 	}
 	if cfg.DatabaseURL == "" && n.Database {
 		return cfg, fmt.Errorf("DATABASE_URL is required, e.g. postgres://user:password@host:5432/dbname")
@@ -228,6 +231,7 @@ func parseNumbers(getenv func(string) string, cfg *Config) error {
 		{"MAX_CONNECTIONS_PER_TENANT", &cfg.MaxConnections},
 		{"MAX_OPERATIONS_PER_CONNECTION", &cfg.MaxOperations},
 		{"TENANT_DB_CONCURRENCY", &cfg.TenantConcurrency},
+		{"ITEMS_PER_CONNECTION", &cfg.MaxItems},
 	}
 	for _, i := range ints {
 		if v := getenv(i.name); v != "" {

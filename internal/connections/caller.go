@@ -12,6 +12,11 @@ const (
 	// test harness finish or fail the operations connops starts, with no
 	// change to the client under test.
 	PermOperationsControl = "Connops.Operations.Control"
+
+	// Items and external groups have permissions of their own in Graph.
+	PermItemReadAll          = "ExternalItem.Read.All"
+	PermItemReadWriteAll     = "ExternalItem.ReadWrite.All"
+	PermItemReadWriteOwnedBy = "ExternalItem.ReadWrite.OwnedBy"
 )
 
 // Caller is the authenticated identity behind a request.
@@ -59,4 +64,28 @@ func (c Caller) writeScope() (Scope, error) {
 	}
 	return Scope{}, &Error{Kind: ErrForbidden, Message: "Changing connections requires " +
 		PermReadWriteAll + " or " + PermReadWriteOwnedBy + "."}
+}
+
+// itemReadScope is the scope for reading items and external groups.
+func (c Caller) itemReadScope() (Scope, error) {
+	switch {
+	case c.has(PermItemReadAll) || c.has(PermItemReadWriteAll):
+		return Scope{TenantID: c.TenantID}, nil
+	case c.has(PermItemReadWriteOwnedBy):
+		return c.ownedScope(), nil
+	}
+	return Scope{}, &Error{Kind: ErrForbidden, Message: "Reading items and external groups requires " +
+		PermItemReadAll + ", " + PermItemReadWriteAll + " or " + PermItemReadWriteOwnedBy + "."}
+}
+
+// itemWriteScope is the scope for writing items and external groups.
+func (c Caller) itemWriteScope() (Scope, error) {
+	switch {
+	case c.has(PermItemReadWriteAll):
+		return Scope{TenantID: c.TenantID}, nil
+	case c.has(PermItemReadWriteOwnedBy):
+		return c.ownedScope(), nil
+	}
+	return Scope{}, &Error{Kind: ErrForbidden, Message: "Writing items and external groups requires " +
+		PermItemReadWriteAll + " or " + PermItemReadWriteOwnedBy + "."}
 }

@@ -21,6 +21,12 @@ var (
 	ErrUnprocessable = errors.New("unprocessable")
 	// ErrLimitExceeded: a per-tenant or per-connection quota is used up.
 	ErrLimitExceeded = errors.New("limit exceeded")
+	// ErrQuotaExceeded: the connection holds its maximum of items (Graph's
+	// quotaLimitReached).
+	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrSchemaChanged: the connection's active schema is not the one an
+	// item was checked against; check it again.
+	ErrSchemaChanged = errors.New("schema changed")
 	// ErrPreconditionFailed: an If-Match precondition does not hold.
 	ErrPreconditionFailed = errors.New("precondition failed")
 	ErrForbidden          = errors.New("forbidden")

@@ -48,6 +48,9 @@ type Store interface {
 	// GetSchema returns the pending schema version, else the active one;
 	// found is false when there is neither. ErrNotFound: no connection.
 	GetSchema(ctx context.Context, scope Scope, connectionID string) (v SchemaVersion, found bool, err error)
+	ItemStore
+	GroupStore
+
 	// FinishOperation ends a service-started operation with outcome, with
 	// every consequence the engine's own finish has (schema active,
 	// connection ready), in one transaction. check runs first on the locked
@@ -55,11 +58,45 @@ type Store interface {
 	FinishOperation(ctx context.Context, scope Scope, connectionID, id string, outcome Outcome, check func(Operation) error) (Operation, error)
 }
 
+// ItemStore is the persistence items need. Every method answers
+// ErrNotFound when the connection is not in scope.
+type ItemStore interface {
+	// ActiveSchema returns the schema items are checked against (Version 0
+	// when there is none) and the connection's state.
+	ActiveSchema(ctx context.Context, scope Scope, connectionID string) (ActiveSchema, error)
+	// PutItem creates or replaces an item checked against schemaVersion:
+	// ErrSchemaChanged when that is no longer the active one,
+	// ErrQuotaExceeded when a new item would pass maxItems.
+	PutItem(ctx context.Context, scope Scope, connectionID string, item Item, schemaVersion int, maxItems int64) (created bool, err error)
+	GetItem(ctx context.Context, scope Scope, connectionID, id string) (Item, error)
+	// UpdateItem runs change on the locked item and stores the result, in
+	// one transaction, if schemaVersion is still the active schema.
+	UpdateItem(ctx context.Context, scope Scope, connectionID, id string, schemaVersion int, change func(*Item) error) (Item, error)
+	DeleteItem(ctx context.Context, scope Scope, connectionID, id string, maxItems int64) error
+	ListItems(ctx context.Context, scope Scope, connectionID string, q ListQuery) (Page[Item], error)
+	CountItems(ctx context.Context, scope Scope, connectionID string, f Filter) (int64, error)
+	AddActivities(ctx context.Context, scope Scope, connectionID, itemID string, activities []Activity) error
+	ItemsUsed(ctx context.Context, scope Scope, connectionID string) (int64, error)
+}
+
+// GroupStore is the persistence external groups need.
+type GroupStore interface {
+	CreateGroup(ctx context.Context, scope Scope, connectionID string, g ExternalGroup) (ExternalGroup, error)
+	GetGroup(ctx context.Context, scope Scope, connectionID, id string) (ExternalGroup, error)
+	UpdateGroup(ctx context.Context, scope Scope, connectionID, id string, p GroupPatch) (ExternalGroup, error)
+	DeleteGroup(ctx context.Context, scope Scope, connectionID, id string) error
+	AddMember(ctx context.Context, scope Scope, connectionID, groupID string, m Member) (Member, error)
+	GetMember(ctx context.Context, scope Scope, connectionID, groupID, id string) (Member, error)
+	ListMembers(ctx context.Context, scope Scope, connectionID, groupID string, q ListQuery) (Page[Member], error)
+	DeleteMember(ctx context.Context, scope Scope, connectionID, groupID, id string) error
+}
+
 // Service carries out the use cases on connections and operations.
 type Service struct {
-	store Store
-	log   *slog.Logger
-	opts  Options
+	store   Store
+	log     *slog.Logger
+	opts    Options
+	schemas schemaCache
 }
 
 // Options are the service's limits.
@@ -78,6 +115,8 @@ type Options struct {
 	// WorkAdded, if set, is called after new engine work commits, so a
 	// local engine can pick it up without waiting for its next poll.
 	WorkAdded func()
+	// MaxItemsPerConnection is the item quota of one connection.
+	MaxItemsPerConnection int64
 }
 
 // Default limits.
@@ -99,6 +138,9 @@ func NewService(store Store, log *slog.Logger, opts Options) *Service {
 	}
 	if opts.MaxOperationsPerConnection <= 0 {
 		opts.MaxOperationsPerConnection = DefaultMaxOperationsPerConnection
+	}
+	if opts.MaxItemsPerConnection <= 0 {
+		opts.MaxItemsPerConnection = DefaultMaxItemsPerConnection
 	}
 	return &Service{store: store, log: log, opts: opts}
 }

@@ -10,28 +10,30 @@ import (
 
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/odata"
+	"github.com/connops/connops/internal/tenantgate"
 )
 
 // Graph error codes we answer with (see docs/api.md).
 const (
-	codeInvalidRequest   = "invalidRequest"
-	codeUnauthenticated  = "InvalidAuthenticationToken"
-	codeAccessDenied     = "accessDenied"
-	codeItemNotFound     = "itemNotFound"
-	codeResourceNotFound = "resourceNotFound"
-	codeNotSupported     = "notSupported"
-	codeAlreadyExists    = "nameAlreadyExists"
-	codeConflict         = "conflict"
-	codeResourceModified = "resourceModified"
-	codeNotAcceptable    = "notAcceptable"
-	codeTooLarge         = "requestEntityTooLarge"
-	codeUnsupportedMedia = "unsupportedMediaType"
-	codeGeneral          = "generalException"
-	codeUnavailable      = "serviceNotAvailable"
-	codeTooManyRequests  = "TooManyRequests"
-	codeKeyReused        = "idempotencyKeyReused"
-	codeLimitExceeded    = "limitExceeded"
-	codeRequestTimeout   = "requestTimeout"
+	codeInvalidRequest    = "invalidRequest"
+	codeUnauthenticated   = "InvalidAuthenticationToken"
+	codeAccessDenied      = "accessDenied"
+	codeItemNotFound      = "itemNotFound"
+	codeResourceNotFound  = "resourceNotFound"
+	codeNotSupported      = "notSupported"
+	codeAlreadyExists     = "nameAlreadyExists"
+	codeConflict          = "conflict"
+	codeResourceModified  = "resourceModified"
+	codeNotAcceptable     = "notAcceptable"
+	codeTooLarge          = "requestEntityTooLarge"
+	codeUnsupportedMedia  = "unsupportedMediaType"
+	codeGeneral           = "generalException"
+	codeUnavailable       = "serviceNotAvailable"
+	codeTooManyRequests   = "TooManyRequests"
+	codeKeyReused         = "idempotencyKeyReused"
+	codeLimitExceeded     = "limitExceeded"
+	codeRequestTimeout    = "requestTimeout"
+	codeQuotaLimitReached = "quotaLimitReached"
 )
 
 // retryAfterSeconds is what a 503 asks the client to wait: long enough for a
@@ -92,10 +94,13 @@ var errorKinds = []struct {
 	{connections.ErrConflict, http.StatusConflict, codeConflict, "The request conflicts with the resource's current state."},
 	{connections.ErrUnprocessable, http.StatusUnprocessableEntity, codeKeyReused, "The Idempotency-Key was already used with a different request."},
 	{connections.ErrLimitExceeded, http.StatusConflict, codeLimitExceeded, "A quota is used up."},
+	{connections.ErrQuotaExceeded, http.StatusInsufficientStorage, codeQuotaLimitReached, "The connection holds its maximum of items."},
 	{connections.ErrPreconditionFailed, http.StatusPreconditionFailed, codeResourceModified, "The resource has changed since the ETag in If-Match was read."},
 	{connections.ErrForbidden, http.StatusForbidden, codeAccessDenied, "The caller lacks the permission this request needs."},
 	{connections.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "The service is temporarily unavailable. Retry after the delay in the Retry-After header."},
 	{errRequestTimeout, http.StatusRequestTimeout, codeRequestTimeout, "The request body did not arrive in time."},
+	{tenantgate.ErrBusy, http.StatusTooManyRequests, codeTooManyRequests,
+		"Too many requests of this tenant are running at once. Retry after the delay in the Retry-After header."},
 }
 
 // errRequestTimeout: the client took longer than the read timeout to send

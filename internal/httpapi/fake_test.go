@@ -132,3 +132,67 @@ func (f *fakeService) RegisterSchema(_ context.Context, _ connections.Caller, co
 func (f *fakeService) GetSchema(context.Context, connections.Caller, string) (connections.SchemaVersion, error) {
 	return connections.SchemaVersion{}, f.call("GetSchema")
 }
+
+func (f *fakeService) PutItem(context.Context, connections.Caller, string, string, connections.ItemInput) (bool, error) {
+	return true, f.call("PutItem")
+}
+
+func (f *fakeService) GetItem(_ context.Context, _ connections.Caller, _, id string) (connections.Item, error) {
+	return connections.Item{ID: id}, f.call("GetItem")
+}
+
+func (f *fakeService) UpdateItem(_ context.Context, _ connections.Caller, _, id string, _ connections.ItemPatch) (connections.Item, error) {
+	return connections.Item{ID: id}, f.call("UpdateItem")
+}
+
+func (f *fakeService) DeleteItem(context.Context, connections.Caller, string, string) error {
+	return f.call("DeleteItem")
+}
+
+func (f *fakeService) ListItems(context.Context, connections.Caller, string, connections.ListQuery) (connections.Page[connections.Item], error) {
+	return connections.Page[connections.Item]{}, f.call("ListItems")
+}
+
+func (f *fakeService) CountItems(context.Context, connections.Caller, string, connections.Filter) (int64, error) {
+	return 0, f.call("CountItems")
+}
+
+func (f *fakeService) AddActivities(context.Context, connections.Caller, string, string, []connections.Activity) ([]connections.ActivityResult, error) {
+	return nil, f.call("AddActivities")
+}
+
+func (f *fakeService) ItemQuota(context.Context, connections.Caller, string) (connections.ItemQuota, error) {
+	return connections.ItemQuota{}, f.call("ItemQuota")
+}
+
+func (f *fakeService) CreateGroup(_ context.Context, _ connections.Caller, _ string, g connections.ExternalGroup) (connections.ExternalGroup, error) {
+	return g, f.call("CreateGroup")
+}
+
+func (f *fakeService) GetGroup(_ context.Context, _ connections.Caller, _, id string) (connections.ExternalGroup, error) {
+	return connections.ExternalGroup{ID: id}, f.call("GetGroup")
+}
+
+func (f *fakeService) UpdateGroup(_ context.Context, _ connections.Caller, _, id string, _ connections.GroupPatch) (connections.ExternalGroup, error) {
+	return connections.ExternalGroup{ID: id}, f.call("UpdateGroup")
+}
+
+func (f *fakeService) DeleteGroup(context.Context, connections.Caller, string, string) error {
+	return f.call("DeleteGroup")
+}
+
+func (f *fakeService) AddMember(_ context.Context, _ connections.Caller, _, _ string, m connections.Member) (connections.Member, error) {
+	return m, f.call("AddMember")
+}
+
+func (f *fakeService) GetMember(_ context.Context, _ connections.Caller, _, _, id string) (connections.Member, error) {
+	return connections.Member{ID: id}, f.call("GetMember")
+}
+
+func (f *fakeService) ListMembers(context.Context, connections.Caller, string, string, connections.ListQuery) (connections.Page[connections.Member], error) {
+	return connections.Page[connections.Member]{}, f.call("ListMembers")
+}
+
+func (f *fakeService) DeleteMember(context.Context, connections.Caller, string, string, string) error {
+	return f.call("DeleteMember")
+}

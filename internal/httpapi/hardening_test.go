@@ -262,7 +262,7 @@ func TestLockedConnectionDoesNotStallOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(context.Background(), `SELECT 1 FROM operation_counts WHERE tenant_id = 'tenanta' FOR UPDATE`); err != nil {
+	if _, err := tx.Exec(context.Background(), `SELECT 1 FROM connection_counts WHERE tenant_id = 'tenanta' FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -312,7 +312,7 @@ func TestTenantConcurrencyIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(context.Background(), `SELECT 1 FROM operation_counts WHERE tenant_id = 'tenanta' FOR UPDATE`); err != nil {
+	if _, err := tx.Exec(context.Background(), `SELECT 1 FROM connection_counts WHERE tenant_id = 'tenanta' FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
 	stuck := make(chan response, 1)

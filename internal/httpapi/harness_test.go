@@ -72,9 +72,10 @@ func token(t *testing.T, tenant, app string, roles ...string) string {
 	return tok
 }
 
-// writer is a tenant's app with full read-write permission.
+// writer is a tenant's app with full read-write permission on connections
+// and on items, as a connector's app holds both.
 func writer(t *testing.T, tenant string) string {
-	return token(t, tenant, "app-"+tenant, connections.PermReadWriteAll)
+	return token(t, tenant, "app-"+tenant, connections.PermReadWriteAll, connections.PermItemReadWriteAll)
 }
 
 type response struct {

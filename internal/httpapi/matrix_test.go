@@ -32,7 +32,7 @@ import (
 // ExternalConnection permission at all gets 403.
 
 const fixtureSQL = `
-TRUNCATE work_items, schema_versions, operations, operation_counts, connections, idempotency_keys;
+TRUNCATE work_items, schema_versions, operations, connection_counts, connections, idempotency_keys, deleted_connections, item_activities, items, group_members, external_groups;
 INSERT INTO connections (tenant_id, id, name, description, created_by_app, authorized_app_ids) VALUES
   ('contoso',  'owned',      'Contoso Owned Name',   'contoso-desc-marker',  'app-owner',    '{app-friend}'),
   ('contoso',  'contosoall', 'Contoso All Name',     NULL,                   'app-admin',    '{}'),

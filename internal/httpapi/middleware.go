@@ -13,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/connops/connops/internal/connections"
 )
 
 type ids struct{ request, client string }
@@ -119,8 +121,15 @@ func (s *server) recoverPanics(c *gin.Context) {
 }
 
 // requireJSONBody checks the media type of requests that carry a body and caps
-// the body size; reading past the cap fails with *http.MaxBytesError.
-func (s *server) requireJSONBody(c *gin.Context) { s.checkJSONBody(c, s.cfg.MaxBodyBytes) }
+// the body size; reading past the cap fails with *http.MaxBytesError. Items
+// take Graph's 4 MB; everything else the service's own cap.
+func (s *server) requireJSONBody(c *gin.Context) {
+	limit := s.cfg.MaxBodyBytes
+	if strings.Contains(c.FullPath(), "/items/") {
+		limit = connections.MaxItemBodyBytes
+	}
+	s.checkJSONBody(c, limit)
+}
 
 // requireJSONBodyUpTo is requireJSONBody with factor times the usual cap.
 func (s *server) requireJSONBodyUpTo(factor int64) gin.HandlerFunc {

@@ -45,7 +45,7 @@ func TestOperationsPerConnectionCap(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM operations WHERE connection_id = 'capped'`); n != limit {
 		t.Errorf("stored %d, want %d", n, limit)
 	}
-	if n := e.count(`SELECT n::int FROM operation_counts WHERE connection_id = 'capped'`); n != limit {
+	if n := e.count(`SELECT operations::int FROM connection_counts WHERE connection_id = 'capped'`); n != limit {
 		t.Errorf("counted %d, want %d", n, limit)
 	}
 
@@ -70,7 +70,7 @@ func TestOperationsPerConnectionCap(t *testing.T) {
 		t.Errorf("after delete: %d %s", r.status, r.body)
 	}
 	wantError(t, e.post("/v1.0/external/connections/capped/operations", tok, `{"id":"again2"}`), http.StatusConflict, "limitExceeded")
-	if n := e.count(`SELECT n::int FROM operation_counts WHERE connection_id = 'capped'`); n != limit {
+	if n := e.count(`SELECT operations::int FROM connection_counts WHERE connection_id = 'capped'`); n != limit {
 		t.Errorf("counted %d after delete and create, want %d", n, limit)
 	}
 }

@@ -48,7 +48,7 @@ func TestDeleteConnectionDuringCreates(t *testing.T) {
 			t.Errorf("%d creates answered %d", n, status)
 		}
 	}
-	if n := e.count(`SELECT count(*) FROM operations`) + e.count(`SELECT count(*) FROM operation_counts`); n != 0 {
+	if n := e.count(`SELECT count(*) FROM operations`) + e.count(`SELECT count(*) FROM connection_counts`); n != 0 {
 		t.Errorf("%d rows of the deleted connection remain", n)
 	}
 	t.Logf("create answers %v, delete %d", statuses, r.status)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/odata"
+	"github.com/connops/connops/internal/tenantgate"
 )
 
 // Config holds what the HTTP layer needs from the process configuration.
@@ -33,10 +34,10 @@ type Config struct {
 	// make, with bursts of RateBurst; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
-	// TenantConcurrency bounds the requests of one tenant that work on the
+	// TenantGate bounds the requests of one tenant that work on the
 	// database at once, so one tenant cannot hold every pool connection;
-	// 0 turns the bound off.
-	TenantConcurrency int
+	// nil turns the bound off.
+	TenantGate *tenantgate.Gate
 	// RequestTimeout bounds how long a request may wait on the database.
 	RequestTimeout time.Duration
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
@@ -90,6 +91,24 @@ type service interface {
 	DeleteOperation(ctx context.Context, caller connections.Caller, connectionID, id string) error
 	RegisterSchema(ctx context.Context, caller connections.Caller, connectionID string, schema connections.Schema) (connections.Operation, error)
 	GetSchema(ctx context.Context, caller connections.Caller, connectionID string) (connections.SchemaVersion, error)
+
+	PutItem(ctx context.Context, caller connections.Caller, connectionID, itemID string, in connections.ItemInput) (bool, error)
+	GetItem(ctx context.Context, caller connections.Caller, connectionID, itemID string) (connections.Item, error)
+	UpdateItem(ctx context.Context, caller connections.Caller, connectionID, itemID string, p connections.ItemPatch) (connections.Item, error)
+	DeleteItem(ctx context.Context, caller connections.Caller, connectionID, itemID string) error
+	ListItems(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Item], error)
+	CountItems(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
+	AddActivities(ctx context.Context, caller connections.Caller, connectionID, itemID string, activities []connections.Activity) ([]connections.ActivityResult, error)
+	ItemQuota(ctx context.Context, caller connections.Caller, connectionID string) (connections.ItemQuota, error)
+
+	CreateGroup(ctx context.Context, caller connections.Caller, connectionID string, g connections.ExternalGroup) (connections.ExternalGroup, error)
+	GetGroup(ctx context.Context, caller connections.Caller, connectionID, id string) (connections.ExternalGroup, error)
+	UpdateGroup(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.GroupPatch) (connections.ExternalGroup, error)
+	DeleteGroup(ctx context.Context, caller connections.Caller, connectionID, id string) error
+	AddMember(ctx context.Context, caller connections.Caller, connectionID, groupID string, m connections.Member) (connections.Member, error)
+	GetMember(ctx context.Context, caller connections.Caller, connectionID, groupID, id string) (connections.Member, error)
+	ListMembers(ctx context.Context, caller connections.Caller, connectionID, groupID string, q connections.ListQuery) (connections.Page[connections.Member], error)
+	DeleteMember(ctx context.Context, caller connections.Caller, connectionID, groupID, id string) error
 }
 
 // verifier turns a bearer token into a caller.
@@ -105,14 +124,13 @@ type readiness interface {
 }
 
 type server struct {
-	engine  *gin.Engine
-	limits  *limiters
-	tenants *tenantGate
-	cfg     Config
-	svc     service
-	auth    verifier
-	ready   readiness
-	log     *slog.Logger
+	engine *gin.Engine
+	limits *limiters
+	cfg    Config
+	svc    service
+	auth   verifier
+	ready  readiness
+	log    *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -130,7 +148,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 		return nil, errors.New("httpapi: a page token codec is required")
 	}
 	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log,
-		limits: newLimiters(cfg.RateLimit, cfg.RateBurst), tenants: newTenantGate(cfg.TenantConcurrency)}
+		limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
 
 	r := gin.New()
 	s.engine = r
@@ -165,21 +183,43 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, negotiate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
-			g := r.Group("/"+version+"/"+set, withRoute(rt), s.authenticate, s.rateLimit, s.tenantSlot, negotiate, applyPreferences, s.requireJSONBody)
-			g.POST("", s.createConnection(rt))
-			get(g, "", s.listConnections(rt))
-			get(g, "/:connectionId", s.getConnection(rt))
-			g.PATCH("/:connectionId", s.updateConnection(rt))
-			g.DELETE("/:connectionId", s.deleteConnection)
+			g := r.Group("/"+version+"/"+set, withRoute(rt), s.authenticate, s.rateLimit, negotiate, applyPreferences, s.requireJSONBody)
+			slot := s.tenantSlot
+			g.POST("", slot, s.createConnection(rt))
+			get(g, "", slot, s.listConnections(rt))
+			get(g, "/:connectionId", slot, s.getConnection(rt))
+			g.PATCH("/:connectionId", slot, s.updateConnection(rt))
+			g.DELETE("/:connectionId", slot, s.deleteConnection)
+			// Queued writes: the write queue takes the tenant slot itself.
 			g.POST("/:connectionId/operations", s.createOperation(rt))
-			get(g, "/:connectionId/operations", s.listOperations(rt))
-			get(g, "/:connectionId/operations/$count", s.countOperations(rt))
-			get(g, "/:connectionId/operations/:operationId", s.getOperation(rt))
-			g.PATCH("/:connectionId/operations/:operationId", s.updateOperation(rt))
-			g.DELETE("/:connectionId/operations/:operationId", s.deleteOperation(rt))
-			g.PATCH("/:connectionId/schema", s.registerSchema(rt))
-			g.POST("/:connectionId/schema", s.registerSchema(rt))
-			get(g, "/:connectionId/schema", s.getSchema(rt))
+			get(g, "/:connectionId/operations", slot, s.listOperations(rt))
+			get(g, "/:connectionId/operations/$count", slot, s.countOperations(rt))
+			get(g, "/:connectionId/operations/:operationId", slot, s.getOperation(rt))
+			g.PATCH("/:connectionId/operations/:operationId", slot, s.updateOperation(rt))
+			g.DELETE("/:connectionId/operations/:operationId", slot, s.deleteOperation(rt))
+			g.PATCH("/:connectionId/schema", slot, s.registerSchema(rt))
+			g.POST("/:connectionId/schema", slot, s.registerSchema(rt))
+			get(g, "/:connectionId/schema", slot, s.getSchema(rt))
+			g.PUT("/:connectionId/items/:itemId", s.putItem) // queued, like creates
+			get(g, "/:connectionId/items/:itemId", slot, s.getItem(rt))
+			g.PATCH("/:connectionId/items/:itemId", slot, s.updateItem(rt))
+			g.DELETE("/:connectionId/items/:itemId", slot, s.deleteItem)
+			get(g, "/:connectionId/items", slot, s.listItems(rt))
+			get(g, "/:connectionId/items/$count", slot, s.countItems(rt))
+			// The SDKs call the action by its namespace-qualified name.
+			g.POST("/:connectionId/items/:itemId/addActivities", slot, s.addActivities(rt))
+			g.POST("/:connectionId/items/:itemId/microsoft.graph.externalConnectors.addActivities", slot, s.addActivities(rt))
+			g.POST("/:connectionId/groups", slot, s.createGroup(rt))
+			get(g, "/:connectionId/groups/:groupId", slot, s.getGroup(rt))
+			g.PATCH("/:connectionId/groups/:groupId", slot, s.updateGroup(rt))
+			g.DELETE("/:connectionId/groups/:groupId", slot, s.deleteGroup)
+			g.POST("/:connectionId/groups/:groupId/members", slot, s.addMember(rt))
+			get(g, "/:connectionId/groups/:groupId/members", slot, s.listMembers(rt))
+			get(g, "/:connectionId/groups/:groupId/members/:memberId", slot, s.getMember(rt))
+			g.DELETE("/:connectionId/groups/:groupId/members/:memberId", slot, s.deleteMember)
+			if version == "beta" {
+				get(g, "/:connectionId/quota", slot, s.getQuota(rt))
+			}
 		}
 	}
 	return r, nil
@@ -187,9 +227,9 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 
 // get registers a GET route and the HEAD route that answers like it, as
 // HTTP asks (net/http sends no body for HEAD).
-func get(r gin.IRoutes, path string, h gin.HandlerFunc) {
-	r.GET(path, h)
-	r.HEAD(path, h)
+func get(r gin.IRoutes, path string, h ...gin.HandlerFunc) {
+	r.GET(path, h...)
+	r.HEAD(path, h...)
 }
 
 // answerOptions is the NoMethod handler: OPTIONS on a path that exists

@@ -33,7 +33,7 @@ func TestOperationCountFollowsCreatesDeletesAndPurges(t *testing.T) {
 		t.Fatal(err)
 	}
 	var counted, real int
-	if err := pool.QueryRow(ctx, `SELECT n, (SELECT count(*) FROM operations) FROM operation_counts`).Scan(&counted, &real); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT operations, (SELECT count(*) FROM operations) FROM connection_counts`).Scan(&counted, &real); err != nil {
 		t.Fatal(err)
 	}
 	if counted != 6 || real != 6 {

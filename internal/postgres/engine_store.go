@@ -120,9 +120,13 @@ const settleSchemaSQL = `
 UPDATE schema_versions SET state = $4::schema_state, updated_at = now()
 WHERE tenant_id = $1 AND connection_id = $2 AND operation_id = $3 AND state = 'pending'`
 
-const readyConnectionSQL = `
-UPDATE connections SET state = 'ready', version = version + 1, updated_at = now()
-WHERE tenant_id = $1 AND id = $2 AND state = 'draft'`
+// activateSchemaSQL points the connection at its new schema, against which
+// items are checked from now on, and moves a draft connection to ready.
+const activateSchemaSQL = `
+UPDATE connections SET state = CASE WHEN state = 'draft' THEN 'ready'::connection_state ELSE state END,
+  active_schema_version = (SELECT version FROM schema_versions WHERE tenant_id = $1 AND connection_id = $2 AND operation_id = $3),
+  version = version + 1, updated_at = now()
+WHERE tenant_id = $1 AND id = $2`
 
 // finishSchemaWork is the one way a schema registration ends, for the
 // engine and the control role alike: the work item goes, the operation
@@ -156,7 +160,7 @@ func finishSchemaWork(ctx context.Context, tx pgx.Tx, tenant, connectionID, opID
 		return op, err
 	}
 	if outcome.Status == connections.StatusCompleted {
-		if _, err := tx.Exec(ctx, readyConnectionSQL, tenant, connectionID); err != nil {
+		if _, err := tx.Exec(ctx, activateSchemaSQL, tenant, connectionID, opID); err != nil {
 			return op, err
 		}
 	}

@@ -9,21 +9,20 @@ import (
 // InsertGroup writes ops for one connection in one statement, as the write
 // queue does for a group, and returns each one's outcome.
 func (s *Store) InsertGroup(ctx context.Context, scope connections.Scope, connectionID string, ops []connections.Operation, maxPerConnection int64) ([]connections.Operation, []error, error) {
-	group := make([]*createRequest, len(ops))
+	group := make([]newOperation, len(ops))
 	for i, op := range ops {
-		errJSON, err := encodeError(op.Error)
-		if err != nil {
+		var err error
+		if group[i], err = newOperationOf(op, maxPerConnection); err != nil {
 			return nil, nil, err
 		}
-		group[i] = &createRequest{ctx: ctx, op: op, err: errJSON, max: maxPerConnection}
 	}
-	results, err := insertOperations(ctx, s.pool, scope, connectionID, group)
+	results, err := insertOperations(ctx, s.pool, queueKey{scope: scope, connection: connectionID}, group)
 	if err != nil {
 		return nil, nil, err
 	}
 	created, errs := make([]connections.Operation, len(ops)), make([]error, len(ops))
 	for i, r := range results {
-		created[i], errs[i] = r.op, r.err
+		created[i], errs[i] = r.out, r.err
 	}
 	return created, errs, nil
 }

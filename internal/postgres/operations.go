@@ -16,21 +16,26 @@ import (
 // writeQueues); with one, it runs the same statements in its own
 // transaction with the key.
 func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64, idem *connections.Idempotency) (connections.Operation, bool, error) {
-	if idem == nil {
-		created, err := s.creates.create(ctx, scope, op, maxPerConnection)
-		return created, false, err
-	}
-	errJSON, err := encodeError(op.Error)
+	req, err := newOperationOf(op, maxPerConnection)
 	if err != nil {
 		return connections.Operation{}, false, err
 	}
-	req := &createRequest{ctx: ctx, op: op, err: errJSON, max: maxPerConnection}
+	key := queueKey{scope: scope, connection: op.ConnectionID}
+	if idem == nil {
+		created, err := s.creates.submit(ctx, key, req)
+		return created, false, err
+	}
+	release, err := s.gate.Acquire(ctx, scope.TenantID)
+	if err != nil {
+		return connections.Operation{}, false, err
+	}
+	defer release()
 	snap, replayed, err := inTx(ctx, s.pool, scope.TenantID, idem, func(tx pgx.Tx) (operationSnapshot, error) {
-		results, err := insertOperations(ctx, tx, scope, op.ConnectionID, []*createRequest{req})
+		results, err := insertOperations(ctx, tx, key, []newOperation{req})
 		if err != nil {
 			return operationSnapshot{}, err
 		}
-		return snapshotOf(results[0].op), results[0].err
+		return snapshotOf(results[0].out), results[0].err
 	})
 	if err != nil {
 		return connections.Operation{}, false, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
@@ -214,7 +219,7 @@ WITH gone AS (
   DELETE FROM operations o USING connections c
   WHERE c.tenant_id = o.tenant_id AND c.id = o.connection_id AND ` + visibleConnection + ` AND c.id = $4 AND o.id = $5
   RETURNING o.tenant_id, o.connection_id)
-UPDATE operation_counts oc SET n = oc.n - 1
+UPDATE connection_counts oc SET operations = oc.operations - 1
 FROM gone WHERE oc.tenant_id = gone.tenant_id AND oc.connection_id = gone.connection_id`
 
 // DeleteOperation deletes one operation of a connection in scope.

@@ -30,7 +30,7 @@ WITH doomed AS (
   WHERE o.tenant_id = d.tenant_id AND o.connection_id = d.connection_id AND o.id = d.id
   RETURNING o.tenant_id, o.connection_id
 ), uncounted AS (
-  UPDATE operation_counts oc SET n = greatest(oc.n - g.n, 0)
+  UPDATE connection_counts oc SET operations = greatest(oc.operations - g.n, 0)
   FROM (SELECT tenant_id, connection_id, count(*) AS n FROM gone GROUP BY 1, 2) g
   WHERE oc.tenant_id = g.tenant_id AND oc.connection_id = g.connection_id
 )
@@ -43,9 +43,42 @@ WITH gone AS (
   RETURNING 1)
 SELECT count(*) FROM gone`
 
+// The items and groups of deleted connections go a batch at a time, oldest
+// deletion first: items (their activities cascade), then groups (their
+// members cascade), then the record of the deletion once both are gone.
+const purgeItemsSQL = `
+WITH gone AS (
+  DELETE FROM items i WHERE (i.tenant_id, i.connection_uid, i.id) IN (
+    SELECT x.tenant_id, x.connection_uid, x.id FROM deleted_connections d
+    JOIN items x ON x.tenant_id = d.tenant_id AND x.connection_uid = d.connection_uid
+    LIMIT $1)
+  RETURNING 1)
+SELECT count(*) FROM gone`
+
+const purgeGroupsSQL = `
+WITH gone AS (
+  DELETE FROM external_groups g WHERE (g.tenant_id, g.connection_uid, g.id) IN (
+    SELECT x.tenant_id, x.connection_uid, x.id FROM deleted_connections d
+    JOIN external_groups x ON x.tenant_id = d.tenant_id AND x.connection_uid = d.connection_uid
+    LIMIT $1)
+  RETURNING 1)
+SELECT count(*) FROM gone`
+
+const purgeDeletedSQL = `
+WITH gone AS (
+  DELETE FROM deleted_connections d WHERE (d.tenant_id, d.connection_uid) IN (
+    SELECT d2.tenant_id, d2.connection_uid FROM deleted_connections d2
+    WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = d2.tenant_id AND i.connection_uid = d2.connection_uid)
+      AND NOT EXISTS (SELECT 1 FROM external_groups g WHERE g.tenant_id = d2.tenant_id AND g.connection_uid = d2.connection_uid)
+    LIMIT $1)
+  RETURNING 1)
+SELECT count(*) FROM gone`
+
 // Purged counts what one retention round removed.
 type Purged struct {
 	Operations, IdempotencyKeys int64
+	// Items and Groups are those of deleted connections.
+	Items, Groups int64
 	// Skipped is set when another replica held the job, and the round
 	// stopped there.
 	Skipped bool
@@ -64,6 +97,9 @@ func (s *Store) Purge(ctx context.Context, age time.Duration, batch int) (Purged
 	}{
 		{purgeOperationsSQL, []any{age.Seconds(), batch}, &p.Operations},
 		{purgeKeysSQL, []any{batch}, &p.IdempotencyKeys},
+		{purgeItemsSQL, []any{batch}, &p.Items},
+		{purgeGroupsSQL, []any{batch}, &p.Groups},
+		{purgeDeletedSQL, []any{batch}, new(int64)},
 	} {
 		for {
 			n, locked, err := s.purgeBatch(ctx, step.sql, step.args)

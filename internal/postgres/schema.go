@@ -52,14 +52,15 @@ func (s *Store) RegisterSchema(ctx context.Context, scope connections.Scope, con
 		if err := check(active, running); err != nil {
 			return err
 		}
-		results, err := insertOperations(ctx, tx, scope, connectionID, []*createRequest{{ctx: ctx, op: op, max: maxPerConnection}})
+		results, err := insertOperations(ctx, tx, queueKey{scope: scope, connection: connectionID},
+			[]newOperation{{op: op, max: maxPerConnection}})
 		if err != nil {
 			return err
 		}
 		if results[0].err != nil {
 			return results[0].err
 		}
-		created = results[0].op
+		created = results[0].out
 		if _, err := tx.Exec(ctx, insertSchemaVersionSQL, scope.TenantID, connectionID, op.ID, doc); err != nil {
 			return err
 		}

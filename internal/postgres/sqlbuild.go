@@ -41,11 +41,15 @@ func pageColumn(field string) (column, cast string) {
 	return "p.id", ""
 }
 
-// writeFilter renders a validated filter tree.
-func (q *query) writeFilter(f connections.Filter) {
+// writeFilter renders a validated filter over operations.
+func (q *query) writeFilter(f connections.Filter) { q.writeFilterWith(f, operationColumn) }
+
+// writeFilterWith renders a validated filter tree, with column naming the
+// column (and literal cast) of each property.
+func (q *query) writeFilterWith(f connections.Filter, column func(string) (string, string)) {
 	switch n := f.(type) {
 	case connections.Comparison:
-		col, cast := operationColumn(n.Field)
+		col, cast := column(n.Field)
 		if n.Field == connections.FieldStatus && connections.Status(n.Value) == connections.StatusUnknownFutureValue {
 			// No stored member lies beyond the sentinel, so eq matches nothing.
 			q.sql.WriteString(map[bool]string{false: "false", true: "true"}[n.Negate])
@@ -57,7 +61,7 @@ func (q *query) writeFilter(f connections.Filter) {
 		}
 		q.sql.WriteString(col + op + q.bind(n.Value) + cast)
 	case connections.In:
-		col, cast := operationColumn(n.Field)
+		col, cast := column(n.Field)
 		values := n.Values
 		if n.Field == connections.FieldStatus {
 			values = withoutSentinel(values)
@@ -68,21 +72,21 @@ func (q *query) writeFilter(f connections.Filter) {
 		}
 		q.sql.WriteString(")")
 	case connections.And:
-		q.writeBinary(n.Left, " AND ", n.Right)
+		q.writeBinary(n.Left, " AND ", n.Right, column)
 	case connections.Or:
-		q.writeBinary(n.Left, " OR ", n.Right)
+		q.writeBinary(n.Left, " OR ", n.Right, column)
 	case connections.Not:
 		q.sql.WriteString("NOT (")
-		q.writeFilter(n.Operand)
+		q.writeFilterWith(n.Operand, column)
 		q.sql.WriteString(")")
 	}
 }
 
-func (q *query) writeBinary(left connections.Filter, op string, right connections.Filter) {
+func (q *query) writeBinary(left connections.Filter, op string, right connections.Filter, column func(string) (string, string)) {
 	q.sql.WriteString("(")
-	q.writeFilter(left)
+	q.writeFilterWith(left, column)
 	q.sql.WriteString(op)
-	q.writeFilter(right)
+	q.writeFilterWith(right, column)
 	q.sql.WriteString(")")
 }
 

@@ -8,12 +8,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/tenantgate"
 )
 
 // Store implements connections.Store on PostgreSQL.
 type Store struct {
 	pool    *pgxpool.Pool
-	creates *writeQueues
+	gate    *tenantgate.Gate
+	creates *writeQueues[newOperation, connections.Operation]
+	items   *writeQueues[itemWrite, bool]
 }
 
 var _ connections.Store = (*Store)(nil)
@@ -23,16 +26,24 @@ type StoreOptions struct {
 	// GroupStart wraps each statement written for several requests at once
 	// (tracing links it to each request's span).
 	GroupStart GroupStart
+	// Gate bounds each tenant's concurrent statements; the write queues
+	// take a slot around each statement they write. nil admits everything.
+	Gate *tenantgate.Gate
 }
 
 // NewStore returns a store over pool.
 func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
-	return &Store{pool: pool, creates: newWriteQueues(pool, opts.GroupStart)}
+	return &Store{pool: pool, gate: opts.Gate,
+		creates: newWriteQueues(pool, opts.GroupStart, opts.Gate, insertOperations),
+		items:   newWriteQueues(pool, opts.GroupStart, opts.Gate, upsertItems)}
 }
 
 // Close refuses new creates and waits for the write queues to drain, so
 // every create already accepted is answered before the pool closes.
-func (s *Store) Close() { s.creates.close() }
+func (s *Store) Close() {
+	s.creates.close()
+	s.items.close()
+}
 
 // visibleConnection is the scope filter every query on connections starts
 // with: $1 tenant, $2 owned-only, $3 owner app. An owned-only scope without an
@@ -193,27 +204,32 @@ func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, i
 // create on the connection takes first too. Deleting the connection row
 // straight away would lock in the opposite order (connection, then the
 // count row through the cascade) and deadlock with creates in flight.
-const lockCountsSQL = `SELECT 1 FROM operation_counts WHERE tenant_id = $1 AND connection_id = $2 FOR UPDATE`
+const lockCountsSQL = `SELECT 1 FROM connection_counts WHERE tenant_id = $1 AND connection_id = $2 FOR UPDATE`
 
-const deleteConnectionSQL = `DELETE FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4`
+const deleteConnectionSQL = `DELETE FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4 RETURNING c.uid`
 
-// DeleteConnection deletes a connection; the foreign key cascades to its
-// operations and count in the same statement.
+// forgetConnectionSQL leaves the connection's items and groups to the purge
+// job: they hang off its uid without a foreign key, so the delete itself
+// stays one quick statement however many items there are.
+const forgetConnectionSQL = `INSERT INTO deleted_connections (tenant_id, connection_uid) VALUES ($1, $2)`
+
+// DeleteConnection deletes a connection; the foreign keys cascade to its
+// operations, schemas, work and count in the same statement, and its items
+// and groups are purged in batches afterwards (Purge).
 func (s *Store) DeleteConnection(ctx context.Context, scope connections.Scope, id string) error {
-	var deleted int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockCountsSQL, scope.TenantID, id); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, deleteConnectionSQL, scopeArgs(scope, id)...)
-		deleted = tag.RowsAffected()
+		var uid int64
+		if err := tx.QueryRow(ctx, deleteConnectionSQL, scopeArgs(scope, id)...).Scan(&uid); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, forgetConnectionSQL, scope.TenantID, uid)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete connection %s: %w", id, domainError(err))
-	}
-	if deleted == 0 {
-		return fmt.Errorf("delete connection %s: %w", id, connections.ErrNotFound)
 	}
 	return nil
 }

@@ -10,21 +10,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/tenantgate"
 )
 
-// writeQueues run operation creates, one queue per connection and scope.
-// Only creates that would wait on the same count row anyway share a
-// statement; creates on other connections, and other tenants', never wait
-// for each other. A create that finds its queue idle runs at once on its
-// caller's goroutine, with no hand-off; creates that arrive while it runs
-// queue up, and one goroutine then writes them together: one statement,
-// one round trip and one commit (one WAL flush) for the group.
-type writeQueues struct {
+// writeQueues run writes one queue per connection and scope: operation
+// creates and item writes each have theirs. Only writes that would wait on
+// the same count row anyway share a statement; writes to other
+// connections, and other tenants', never wait for each other. A write that
+// finds its queue idle runs at once on its caller's goroutine, with no
+// hand-off; writes that arrive while it runs queue up, and one goroutine
+// then writes them together: one statement, one round trip and one commit
+// (one WAL flush) for the group.
+type writeQueues[In, Out any] struct {
 	pool       *pgxpool.Pool
 	groupStart GroupStart
+	gate       *tenantgate.Gate
+	// write writes one group for one connection and scope, and reports on
+	// each input in order; an error fails the whole group.
+	write func(ctx context.Context, db batchSender, key queueKey, group []In) ([]result[Out], error)
 
 	mu     sync.Mutex
-	queues map[queueKey]*writeQueue // present while its queue is busy
+	queues map[queueKey][]*job[In, Out] // present while its queue is busy
 	closed bool
 	active sync.WaitGroup // busy queues
 }
@@ -41,8 +47,16 @@ type queueKey struct {
 	connection string
 }
 
-type writeQueue struct {
-	pending []*createRequest
+// job is one queued write and where its outcome goes.
+type job[In, Out any] struct {
+	ctx  context.Context
+	in   In
+	done chan result[Out]
+}
+
+type result[Out any] struct {
+	out Out
+	err error
 }
 
 const (
@@ -57,76 +71,66 @@ const (
 	lockTimeout = "2s"
 )
 
-type createRequest struct {
-	ctx  context.Context
-	op   connections.Operation
-	err  *string // the error as JSON text, or nil
-	max  int64   // operations the connection may hold
-	done chan createResult
+// settleWriteSQL sets, for this transaction only, the lock timeout above and
+// generic plans: the write statements' plans do not depend on their
+// values, and without it PostgreSQL plans them afresh on every call (their
+// array arguments make every custom plan look cheaper), which measured
+// more than twice the statement's own execution time.
+const settleWriteSQL = `SELECT set_config('lock_timeout', '` + lockTimeout + `', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+func newWriteQueues[In, Out any](pool *pgxpool.Pool, groupStart GroupStart, gate *tenantgate.Gate,
+	write func(context.Context, batchSender, queueKey, []In) ([]result[Out], error)) *writeQueues[In, Out] {
+	return &writeQueues[In, Out]{pool: pool, groupStart: groupStart, gate: gate, write: write, queues: map[queueKey][]*job[In, Out]{}}
 }
 
-type createResult struct {
-	op  connections.Operation
-	err error
-}
-
-func newWriteQueues(pool *pgxpool.Pool, groupStart GroupStart) *writeQueues {
-	return &writeQueues{pool: pool, groupStart: groupStart, queues: map[queueKey]*writeQueue{}}
-}
-
-// create writes one operation and returns its outcome.
-func (w *writeQueues) create(ctx context.Context, scope connections.Scope, op connections.Operation, maxPerConnection int64) (connections.Operation, error) {
-	errJSON, err := encodeError(op.Error)
-	if err != nil {
-		return connections.Operation{}, err
-	}
-	req := &createRequest{ctx: ctx, op: op, err: errJSON, max: maxPerConnection, done: make(chan createResult, 1)}
-	key := queueKey{scope: scope, connection: op.ConnectionID}
+// submit writes in and returns its outcome.
+func (w *writeQueues[In, Out]) submit(ctx context.Context, key queueKey, in In) (Out, error) {
+	var zero Out
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		return connections.Operation{}, fmt.Errorf("insert operation: store closed: %w", connections.ErrUnavailable)
+		return zero, fmt.Errorf("write: store closed: %w", connections.ErrUnavailable)
 	}
-	if q, busy := w.queues[key]; busy {
-		q.pending = append(q.pending, req)
+	if pending, busy := w.queues[key]; busy {
+		j := &job[In, Out]{ctx: ctx, in: in, done: make(chan result[Out], 1)}
+		w.queues[key] = append(pending, j)
 		w.mu.Unlock()
 		select {
-		case res := <-req.done:
-			return res.op, res.err
+		case res := <-j.done:
+			return res.out, res.err
 		case <-ctx.Done():
 			// The row may still be written by its group; the caller was not
 			// told it was, so nothing acknowledged is lost.
-			return connections.Operation{}, fmt.Errorf("insert operation: %w", domainError(ctx.Err()))
+			return zero, fmt.Errorf("write: %w", domainError(ctx.Err()))
 		}
 	}
-	w.queues[key] = &writeQueue{}
+	w.queues[key] = nil
 	w.active.Add(1)
 	w.mu.Unlock()
-	res := w.write(ctx, key, []*createRequest{req})[0]
+	res := w.run(ctx, key, []In{in})[0]
 	if next := w.next(key); next != nil {
 		go w.drain(key, next)
 	}
-	return res.op, res.err
+	return res.out, res.err
 }
 
 // next takes the queue's next group, or marks the queue idle.
-func (w *writeQueues) next(key queueKey) []*createRequest {
+func (w *writeQueues[In, Out]) next(key queueKey) []*job[In, Out] {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	q := w.queues[key]
-	if len(q.pending) == 0 {
+	pending := w.queues[key]
+	if len(pending) == 0 {
 		delete(w.queues, key)
 		w.active.Done()
 		return nil
 	}
-	n := min(len(q.pending), maxGroup)
-	group := q.pending[:n:n]
-	q.pending = q.pending[n:]
-	return group
+	n := min(len(pending), maxGroup)
+	w.queues[key] = pending[n:]
+	return pending[:n:n]
 }
 
 // drain writes the queue's groups until it is empty.
-func (w *writeQueues) drain(key queueKey, group []*createRequest) {
+func (w *writeQueues[In, Out]) drain(key queueKey, group []*job[In, Out]) {
 	for group != nil {
 		group = live(group)
 		if len(group) > 0 {
@@ -134,12 +138,16 @@ func (w *writeQueues) drain(key queueKey, group []*createRequest) {
 			end := func() {}
 			if w.groupStart != nil && len(group) > 1 {
 				members := make([]context.Context, len(group))
-				for i, r := range group {
-					members[i] = r.ctx
+				for i, j := range group {
+					members[i] = j.ctx
 				}
 				ctx, end = w.groupStart(ctx, members)
 			}
-			for i, res := range w.write(ctx, key, group) {
+			ins := make([]In, len(group))
+			for i, j := range group {
+				ins[i] = j.in
+			}
+			for i, res := range w.run(ctx, key, ins) {
 				group[i].done <- res
 			}
 			end()
@@ -149,36 +157,54 @@ func (w *writeQueues) drain(key queueKey, group []*createRequest) {
 	}
 }
 
-// live drops requests whose callers have already given up.
-func live(group []*createRequest) []*createRequest {
+// live drops jobs whose callers have already given up.
+func live[In, Out any](group []*job[In, Out]) []*job[In, Out] {
 	out := group[:0]
-	for _, r := range group {
-		if r.ctx.Err() == nil {
-			out = append(out, r)
+	for _, j := range group {
+		if j.ctx.Err() == nil {
+			out = append(out, j)
 		}
 	}
 	return out
 }
 
-// close refuses new creates and waits for every busy queue to drain.
-func (w *writeQueues) close() {
+// close refuses new writes and waits for every busy queue to drain.
+func (w *writeQueues[In, Out]) close() {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
 	w.active.Wait()
 }
 
-// write runs one group in its own implicit transaction (one pipeline, one
-// Sync) and gives each request its outcome.
-func (w *writeQueues) write(ctx context.Context, key queueKey, group []*createRequest) []createResult {
-	results, err := insertOperations(ctx, w.pool, key.scope, key.connection, group)
+// run writes one group in its own implicit transaction (one pipeline, one
+// Sync), holding one of the tenant's slots meanwhile, and gives each input
+// its outcome.
+func (w *writeQueues[In, Out]) run(ctx context.Context, key queueKey, group []In) []result[Out] {
+	release, err := w.gate.Acquire(ctx, key.scope.TenantID)
+	var results []result[Out]
+	if err == nil {
+		results, err = w.write(ctx, w.pool, key, group)
+		release()
+	}
 	if err != nil {
-		results = make([]createResult, len(group))
-		for i, r := range group {
-			results[i] = createResult{err: fmt.Errorf("insert operation %s/%s: %w", key.connection, r.op.ID, domainError(err))}
+		results = make([]result[Out], len(group))
+		for i := range group {
+			results[i] = result[Out]{err: fmt.Errorf("write to %s: %w", key.connection, domainError(err))}
 		}
 	}
 	return results
+}
+
+// newOperation is one operation create as the write queue carries it.
+type newOperation struct {
+	op  connections.Operation
+	err *string // the error as JSON text, or nil
+	max int64   // operations the connection may hold
+}
+
+func newOperationOf(op connections.Operation, maxPerConnection int64) (newOperation, error) {
+	errJSON, err := encodeError(op.Error)
+	return newOperation{op: op, err: errJSON, max: maxPerConnection}, err
 }
 
 // batchSender is what a pipelined write needs: the pool, which runs the
@@ -192,8 +218,8 @@ type batchSender interface {
 // that the insert after it, in the same transaction, reads with a snapshot
 // taken once the lock is held: it then sees every row committed before it,
 // and its duplicate check and cap are exact.
-const lockCountSQL = `SELECT oc.n FROM connections c
-JOIN operation_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
+const lockCountSQL = `SELECT oc.operations FROM connections c
+JOIN connection_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
 WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE OF oc`
 
 // insertOperationsSQL writes 1..N rows for one connection and reports on
@@ -204,8 +230,8 @@ WHERE ` + visibleConnection + ` AND c.id = $4 FOR UPDATE OF oc`
 // x and y and refuse the second x as a duplicate.
 const insertOperationsSQL = `
 WITH target AS (
-  SELECT oc.n FROM connections c
-  JOIN operation_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
+  SELECT oc.operations AS n FROM connections c
+  JOIN connection_counts oc ON oc.tenant_id = c.tenant_id AND oc.connection_id = c.id
   WHERE ` + visibleConnection + ` AND c.id = $4
 ), input AS (
   SELECT t.id, t.kind, t.status, t.error, t.ord
@@ -226,7 +252,7 @@ WITH target AS (
   FROM input i JOIN admitted a ON a.ord = i.ord ORDER BY i.ord
   RETURNING id, version, created_at, updated_at
 ), counted AS (
-  UPDATE operation_counts oc SET n = oc.n + (SELECT count(*) FROM ins)
+  UPDATE connection_counts oc SET operations = oc.operations + (SELECT count(*) FROM ins)
   WHERE oc.tenant_id = $1 AND oc.connection_id = $4 AND EXISTS (SELECT 1 FROM ins)
 )
 SELECT EXISTS (SELECT 1 FROM target), f.ord IS NOT NULL, ins.version, ins.created_at, ins.updated_at
@@ -239,7 +265,8 @@ ORDER BY i.ord`
 // insertOperations is the one way operations are created: the lock and the
 // insert, pipelined in one round trip. Every request of the group shares
 // scope and connection.
-func insertOperations(ctx context.Context, db batchSender, scope connections.Scope, connectionID string, group []*createRequest) ([]createResult, error) {
+func insertOperations(ctx context.Context, db batchSender, key queueKey, group []newOperation) ([]result[connections.Operation], error) {
+	scope, connectionID := key.scope, key.connection
 	n := len(group)
 	ids, statuses, kinds, errs := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	for i, r := range group {
@@ -249,7 +276,7 @@ func insertOperations(ctx context.Context, db batchSender, scope connections.Sco
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SET LOCAL lock_timeout = '` + lockTimeout + `'`)
+	b.Queue(settleWriteSQL)
 	b.Queue(lockCountSQL, scopeArgs(scope, connectionID)...)
 	b.Queue(insertOperationsSQL, scopeArgs(scope, connectionID, ids, statuses, errs, group[0].max, kinds)...)
 	br := db.SendBatch(ctx, b)
@@ -264,7 +291,7 @@ func insertOperations(ctx context.Context, db batchSender, scope connections.Sco
 		return nil, err
 	}
 	defer rows.Close()
-	results := make([]createResult, 0, n)
+	results := make([]result[connections.Operation], 0, n)
 	for rows.Next() {
 		r := group[len(results)]
 		var visible, fresh bool
@@ -285,9 +312,9 @@ func insertOperations(ctx context.Context, db batchSender, scope connections.Sco
 	return results, br.Close()
 }
 
-func outcome(r *createRequest, connectionID string, visible, fresh bool, version *int64, created, updated *time.Time) createResult {
-	fail := func(kind error) createResult {
-		return createResult{err: fmt.Errorf("insert operation %s/%s: %w", connectionID, r.op.ID, kind)}
+func outcome(r newOperation, connectionID string, visible, fresh bool, version *int64, created, updated *time.Time) result[connections.Operation] {
+	fail := func(kind error) result[connections.Operation] {
+		return result[connections.Operation]{err: fmt.Errorf("insert operation %s/%s: %w", connectionID, r.op.ID, kind)}
 	}
 	switch {
 	case !visible:
@@ -295,7 +322,7 @@ func outcome(r *createRequest, connectionID string, visible, fresh bool, version
 	case version != nil:
 		op := r.op
 		op.Version, op.CreatedAt, op.UpdatedAt = *version, *created, *updated
-		return createResult{op: op}
+		return result[connections.Operation]{out: op}
 	case fresh:
 		return fail(connections.ErrLimitExceeded)
 	}

@@ -142,7 +142,7 @@ var (
 
 // storedA stores operation a on conna, counted as the store counts it.
 const storedA = `INSERT INTO operations (tenant_id, connection_id, id) VALUES ('t1','conna','a');
-	UPDATE operation_counts SET n = 1 WHERE connection_id = 'conna'`
+	UPDATE connection_counts SET operations = 1 WHERE connection_id = 'conna'`
 
 var createCases = []createCase{
 	{name: "duplicate inside the run does not use up the cap", scope: t1, conn: "conna", cap: 2,
@@ -204,7 +204,7 @@ func TestCreateOutcomes(t *testing.T) {
 				}
 				var stored, counted int
 				if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM operations WHERE connection_id = 'conna'),
-					coalesce((SELECT n FROM operation_counts WHERE connection_id = 'conna'), 0)`).Scan(&stored, &counted); err != nil {
+					coalesce((SELECT operations FROM connection_counts WHERE connection_id = 'conna'), 0)`).Scan(&stored, &counted); err != nil {
 					t.Fatal(err)
 				}
 				if stored != c.stored || counted != c.stored {

@@ -62,5 +62,7 @@ func (j Job) round(ctx context.Context) {
 	if j.Purged != nil {
 		j.Purged("operations", p.Operations)
 		j.Purged("idempotency_keys", p.IdempotencyKeys)
+		j.Purged("items", p.Items)
+		j.Purged("external_groups", p.Groups)
 	}
 }
