@@ -1,8 +1,10 @@
 // Command connops-bench measures connops end to end: it starts (or uses)
 // PostgreSQL and the service, drives operation creates over real HTTP at
-// several concurrencies, runs the same durable insert straight against the
-// database in the same run for comparison, then measures reads, $batch and
-// start-up, and prints tables ready to paste into docs/performance.md.
+// several concurrencies, first all on one connection, then spread over 100
+// connections of 10 tenants, runs the same durable inserts with the same
+// spread straight against the database in the same run for comparison, then
+// measures reads, $batch and start-up, and prints tables ready to paste into
+// docs/performance.md.
 //
 //	go run ./cmd/connops-bench [-duration 5s] [-clients 1,8,32,64] [-sizes 10000,1000000] [-skip-large]
 package main
@@ -15,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,8 +35,10 @@ type options struct {
 	databaseURL  string
 	binary       string
 	cpuProfile   string
-	rateLimit    float64
-	args         []string
+	// profileClients is the client count of the create steps profiled.
+	profileClients int
+	rateLimit      float64
+	args           []string
 }
 
 // errUsage means the flag package already reported the problem.
@@ -76,7 +81,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&opts.databaseURL, "database-url", "", "use this PostgreSQL instead of a private cluster (DB CPU is then not measured)")
 	fs.StringVar(&opts.binary, "binary", "", "prebuilt connops binary (default: go build ./cmd/connops)")
 	fs.Float64Var(&opts.rateLimit, "rate-limit", 1e6, "the service's RATE_LIMIT_RPS and RATE_LIMIT_BURST: high, so the limiter runs but never rejects; 0 turns it off")
-	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the service during the busiest create step to this file (via ADMIN_ADDR pprof)")
+	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the service during the single-connection create step at -profile-clients to this file, "+
+		"and of the spread step to the same name with -spread before the extension (via ADMIN_ADDR pprof)")
+	fs.IntVar(&opts.profileClients, "profile-clients", 0, "client count of the create steps to profile and sample RSS in (default: the largest of -clients)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return opts, err
@@ -92,6 +99,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if opts.sizes, err = parseInts(*sizes); err != nil {
 		return opts, fmt.Errorf("-sizes: %w", err)
+	}
+	if len(opts.clients) == 0 {
+		return opts, errors.New("-clients needs at least one count")
+	}
+	if opts.profileClients == 0 {
+		opts.profileClients = slices.Max(opts.clients)
+	} else if !slices.Contains(opts.clients, opts.profileClients) {
+		return opts, errors.New("-profile-clients must be one of -clients")
 	}
 	if opts.rateLimit < 0 {
 		return opts, errors.New("-rate-limit must not be negative")

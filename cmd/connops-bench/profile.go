@@ -10,11 +10,11 @@ import (
 )
 
 // profile starts fetching a CPU profile of the service that covers most of
-// the measured window, and writes it to -cpuprofile. The channel yields the
+// the measured window, and writes it to path. The channel yields the
 // outcome; it yields nil at once when profiling is off.
-func (b *bench) profile(ctx context.Context) <-chan error {
+func (b *bench) profile(ctx context.Context, path string) <-chan error {
 	done := make(chan error, 1)
-	if b.admin == "" || b.opts.cpuProfile == "" {
+	if b.admin == "" || path == "" {
 		done <- nil
 		return done
 	}
@@ -23,7 +23,7 @@ func (b *bench) profile(ctx context.Context) <-chan error {
 		// The window's end cancels ctx before the profile is written back.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(seconds)*time.Second+30*time.Second)
 		defer cancel()
-		done <- fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.admin, seconds), b.opts.cpuProfile)
+		done <- fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.admin, seconds), path)
 	}()
 	return done
 }

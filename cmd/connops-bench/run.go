@@ -8,13 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/connops/connops/internal/auth"
-	"github.com/connops/connops/internal/connections"
 )
 
 const (
@@ -33,6 +29,8 @@ type bench struct {
 	admin    string // the service's pprof address, when profiling
 	tenant   string
 	token    string
+	// spread is the tenants and connections of the spread create step.
+	spread spread
 }
 
 func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error) {
@@ -62,10 +60,11 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	svcCfg := serviceConfig{binary: binary, databaseURL: db.serviceDSN, secret: hex.EncodeToString(secret), rateLimit: opts.rateLimit}
-	if b.token, err = auth.Issue([]byte(svcCfg.secret), auth.DevToken{
-		TenantID: b.tenant, AppID: "connops-bench", Roles: []string{connections.PermReadWriteAll}, TTL: 24 * time.Hour,
-	}, time.Now()); err != nil {
-		return fmt.Errorf("issue token: %w", err)
+	if b.token, err = issueToken(svcCfg.secret, b.tenant); err != nil {
+		return err
+	}
+	if b.spread, err = newSpread(svcCfg.secret, b.tenant); err != nil {
+		return err
 	}
 	if opts.cpuProfile != "" {
 		if svcCfg.adminAddr, err = freeAddr(); err != nil {
@@ -93,12 +92,21 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 		return err
 	}
 
-	creates, err := b.runCreates(ctx)
+	creates, err := b.runCreates(ctx, singleSpread(tenant{id: b.tenant, token: b.token}), b.opts.cpuProfile)
 	if err != nil {
 		return err
 	}
-	printCreates(stdout, creates)
+	printCreates(stdout, "### Creates: service (HTTP POST .../operations) vs raw INSERT, same database server", creates)
 	b.printMemory(stdout, creates)
+
+	spreadCreates, err := b.runCreates(ctx, b.spread, withSuffix(b.opts.cpuProfile, "-spread"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	printCreates(stdout, fmt.Sprintf("### Creates spread over %s (client i: tenant i%%%d, its connections round-robin per request): "+
+		"service vs raw INSERT, same spread, same database server", b.spread.describe(), spreadTenants), spreadCreates)
+	b.printMemory(stdout, spreadCreates)
 
 	batches, err := b.runBatches(ctx, creates)
 	if err != nil {
@@ -135,15 +143,25 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	return nil
 }
 
-// prepare creates the connection the creates go to, through the API, and
-// its twin in the baseline database.
+// prepare creates the connections the creates go to, through the API, and
+// their twins in the baseline database.
 func (b *bench) prepare(ctx context.Context) error {
-	c := newAPIClients(b.svc.base, b.token, 1)[0]
-	defer c.close()
-	if err := c.createConnection(ctx, benchConnection); err != nil {
-		return err
+	for _, s := range []spread{singleSpread(tenant{id: b.tenant, token: b.token}), b.spread} {
+		for _, t := range s.tenants {
+			c := newAPIClients(b.svc.base, t.token, 1)[0]
+			for _, id := range s.connections {
+				if err := c.createConnection(ctx, id); err != nil {
+					c.close()
+					return err
+				}
+			}
+			c.close()
+		}
+		if err := prepareRaw(ctx, b.db.rawDSN, s.targets()); err != nil {
+			return err
+		}
 	}
-	return prepareRaw(ctx, b.db.rawDSN, b.tenant, benchConnection)
+	return nil
 }
 
 func (b *bench) printHeader(ctx context.Context, w io.Writer, binary string) error {
@@ -189,21 +207,24 @@ func (b *bench) metricsState(ctx context.Context) string {
 	return fmt.Sprintf("/metrics answers with %d samples", samples)
 }
 
-func (b *bench) runCreates(ctx context.Context) ([]createRow, error) {
+// runCreates runs one create comparison at every client count: creates
+// through the service, then the baseline's inserts, both spread as s says.
+// The step at the profiled client count is profiled into profilePath.
+func (b *bench) runCreates(ctx context.Context, s spread, profilePath string) ([]createRow, error) {
 	var rows []createRow
-	most := slices.Max(b.opts.clients)
 	for _, n := range b.opts.clients {
 		row := createRow{clients: n}
-		fmt.Fprintf(b.progress, "creates: service, %d clients\n", n)
-		clients := newAPIClients(b.svc.base, b.token, n)
+		fmt.Fprintf(b.progress, "creates over %s: service, %d clients\n", s.describe(), n)
+		clients := s.clients(b.svc.base, n)
+		next := s.walker(n)
 		spec := loadSpec{clients: n, warmup: b.opts.warmup, window: b.opts.duration, probe: b.probe,
 			do: func(ctx context.Context, w int) (int, error) {
-				return clients[w].createOperation(ctx, benchConnection)
+				return clients[w].createOperation(ctx, next(w).connection)
 			},
 		}
-		if n == most {
+		if n == b.opts.profileClients {
 			spec.during = func(ctx context.Context) {
-				profiled := b.profile(ctx)
+				profiled := b.profile(ctx, profilePath)
 				row.peakRSSKB = sampleRSS(ctx, b.svc.pid())
 				if err := <-profiled; err != nil {
 					fmt.Fprintln(b.progress, "warning: CPU profile:", err)
@@ -219,8 +240,9 @@ func (b *bench) runCreates(ctx context.Context) ([]createRow, error) {
 		if row.dbSessions, err = b.db.serviceConnections(ctx); err != nil {
 			return rows, fmt.Errorf("count service sessions: %w", err)
 		}
-		fmt.Fprintf(b.progress, "creates: raw, %d clients\n", n)
-		row.raw, err = rawInserts(ctx, b.db.rawDSN, b.tenant, benchConnection, n, b.opts.warmup, b.opts.duration, b.probe)
+		fmt.Fprintf(b.progress, "creates over %s: raw, %d clients\n", s.describe(), n)
+		row.raw, err = rawInserts(ctx, b.db.rawDSN, s,
+			loadSpec{clients: n, warmup: b.opts.warmup, window: b.opts.duration, probe: b.probe})
 		if err != nil {
 			return rows, err
 		}
