@@ -95,12 +95,16 @@ func (s *Service) ListConnections(ctx context.Context, caller Caller, q ListQuer
 }
 
 // ConnectionPatch is a PATCH of a connection; nil fields are left alone.
+// The settings are replaced when their Set flag is on, and cleared when it
+// is on with a nil value (a JSON null).
 type ConnectionPatch struct {
-	Name             *string
-	Description      *string
-	AuthorizedAppIDs *[]string
-	ActivitySettings *ActivitySettings
-	SearchSettings   *SearchSettings
+	Name                *string
+	Description         *string
+	AuthorizedAppIDs    *[]string
+	ActivitySettings    *ActivitySettings
+	SetActivitySettings bool
+	SearchSettings      *SearchSettings
+	SetSearchSettings   bool
 }
 
 // UpdateConnection applies a patch.
@@ -115,10 +119,10 @@ func (s *Service) UpdateConnection(ctx context.Context, caller Caller, id string
 		}
 		n := NewConnection{ID: c.ID, Name: c.Name, Description: c.Description, AuthorizedAppIDs: c.AuthorizedAppIDs,
 			ConnectorID: c.ConnectorID, ActivitySettings: c.ActivitySettings, SearchSettings: c.SearchSettings}
-		if p.ActivitySettings != nil {
+		if p.SetActivitySettings {
 			n.ActivitySettings = p.ActivitySettings
 		}
-		if p.SearchSettings != nil {
+		if p.SetSearchSettings {
 			n.SearchSettings = p.SearchSettings
 		}
 		if p.Name != nil {

@@ -75,8 +75,8 @@ func decodeNewConnection(body []byte) (connections.NewConnection, error) {
 			"authorizedAppIds": stringArrayField(&n.AuthorizedAppIDs),
 		}),
 		"connectorId":      stringField(&n.ConnectorID),
-		"activitySettings": activitySettingsField(&n.ActivitySettings),
-		"searchSettings":   searchSettingsField(&n.SearchSettings),
+		"activitySettings": activitySettingsField(&n.ActivitySettings, nil),
+		"searchSettings":   searchSettingsField(&n.SearchSettings, nil),
 	})
 	return n, err
 }
@@ -108,8 +108,8 @@ func decodeConnectionPatch(body []byte) (connections.ConnectionPatch, error) {
 			"authorizedAppIds": stringArrayField(&apps),
 		}),
 		"connectorId":      readOnlyField,
-		"activitySettings": activitySettingsField(&p.ActivitySettings),
-		"searchSettings":   searchSettingsField(&p.SearchSettings),
+		"activitySettings": activitySettingsField(&p.ActivitySettings, &p.SetActivitySettings),
+		"searchSettings":   searchSettingsField(&p.SearchSettings, &p.SetSearchSettings),
 	})
 	if configPresent {
 		p.AuthorizedAppIDs = &apps

@@ -17,9 +17,13 @@ const (
 )
 
 // activitySettingsField decodes activitySettings into *dst (left nil for
-// null).
-func activitySettingsField(dst **connections.ActivitySettings) field {
+// null); given, if set, records that the property was sent at all, null
+// included, which in a PATCH clears it.
+func activitySettingsField(dst **connections.ActivitySettings, given *bool) field {
 	return func(path string, raw json.RawMessage) error {
+		if given != nil {
+			*given = true
+		}
 		if isNull(raw) {
 			return nil
 		}
@@ -47,9 +51,12 @@ func activitySettingsField(dst **connections.ActivitySettings) field {
 	}
 }
 
-// searchSettingsField decodes searchSettings into *dst (left nil for null).
-func searchSettingsField(dst **connections.SearchSettings) field {
+// searchSettingsField decodes searchSettings as activitySettingsField does.
+func searchSettingsField(dst **connections.SearchSettings, given *bool) field {
 	return func(path string, raw json.RawMessage) error {
+		if given != nil {
+			*given = true
+		}
 		if isNull(raw) {
 			return nil
 		}
@@ -137,7 +144,11 @@ func renderSearchSettings(s *connections.SearchSettings) *searchSettingsBody {
 	for _, t := range s.SearchResultTemplates {
 		tb := templateBody{ID: t.ID, Priority: t.Priority, Layout: t.Layout}
 		for _, r := range t.Rules {
-			tb.Rules = append(tb.Rules, ruleBody(r))
+			rb := ruleBody(r)
+			if rb.Values == nil {
+				rb.Values = []string{}
+			}
+			tb.Rules = append(tb.Rules, rb)
 		}
 		body.Templates = append(body.Templates, tb)
 	}
