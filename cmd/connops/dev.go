@@ -24,8 +24,8 @@ const devSynopsis = `connops dev
 Starts connops for local development with no setup: uses DATABASE_URL if set,
 otherwise a throwaway PostgreSQL (a container when a Docker engine is reachable,
 else a private cluster from the PostgreSQL binaries on this machine), migrates
-it, prints a token and a curl example, and serves until Ctrl-C. The throwaway
-database is removed on exit.`
+it, prints a token, a sign-in link to the console and a curl example, and
+serves until Ctrl-C. The throwaway database is removed on exit.`
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
@@ -76,6 +76,10 @@ connops dev is serving at %[1]s (Ctrl-C stops it and removes the throwaway datab
 Dev token (tenant %[3]q, ExternalConnection.ReadWrite.All and ExternalItem.ReadWrite.All, valid 24h):
 
 export TOKEN=%[2]s
+
+Console, signed in with that token (it stays in the browser: the part after # is never sent):
+
+%[1]s/console/#token=%[2]s
 
 Try it:
 

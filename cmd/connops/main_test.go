@@ -199,6 +199,19 @@ func TestDevCommand(t *testing.T) {
 	token := tokenLine.FindStringSubmatch(out.String())[1]
 	base := urlLine.FindStringSubmatch(out.String())[1]
 
+	// The console's sign-in link carries the same token, in the fragment.
+	if !strings.Contains(out.String(), base+"/console/#token="+token+"\n") {
+		t.Errorf("no console sign-in link with the token:\n%s", out.String())
+	}
+	res, err := http.Get(base + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /console/ = %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+	}
+
 	post := func(path, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)

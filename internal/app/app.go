@@ -15,6 +15,7 @@ import (
 
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/console"
 	"github.com/connops/connops/internal/engine"
 	"github.com/connops/connops/internal/httpapi"
 	"github.com/connops/connops/internal/odata"
@@ -124,8 +125,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	if err != nil {
 		return nil, err
 	}
+	ui, err := console.New()
+	if err != nil {
+		return nil, err
+	}
 	a.Router = api
-	a.Handler = withMetrics(metrics.Handler(), tr.Handler(api))
+	// The console's static files sit beside the API, as /metrics does:
+	// they are not API routes, so they stay out of its router and document.
+	a.Handler = ui.Beside(withMetrics(metrics.Handler(), tr.Handler(api)))
 
 	a.jobs.Add(2)
 	go func() {

@@ -1,0 +1,132 @@
+// Pieces the views share: error boxes, figures, and the commands shown in
+// empty states (built with this page's own origin).
+
+import { ApiError } from '../api.js';
+import { h, replace } from '../dom.js';
+
+/** isAbort tells a request cancelled by leaving the page, which is no error. */
+export function isAbort(e) {
+  return e?.name === 'AbortError';
+}
+
+/** errorBox explains a failed call: what happened and what to do next. */
+export function errorBox(err, what = 'This') {
+  const e = err instanceof ApiError ? err : new ApiError(0, 'script', String(err?.message ?? err));
+  let title;
+  let advice = '';
+  switch (true) {
+    case e.status === 403:
+      title = 'Permission missing';
+      advice = 'Sign in with a token that has the permission named above, for example one from ' +
+        'connops token --tenant T --roles ExternalConnection.Read.All.';
+      break;
+    case e.status === 404:
+      title = 'Not found';
+      advice = 'It does not exist, or this token may not see it (another tenant, or an app confined to its own connections).';
+      break;
+    case e.status === 429:
+      title = 'Too many requests';
+      advice = 'connops is rate-limiting this token; the console tries again on its next refresh.';
+      break;
+    case e.status === 0:
+      title = 'No answer from connops';
+      break;
+    case e.status >= 500:
+      title = `connops failed (${e.status})`;
+      advice = 'Try again; if it persists, give the request id below to whoever runs connops.';
+      break;
+    default:
+      title = `${what} request failed (${e.status})`;
+  }
+  return h('div', { class: 'error-box', role: 'alert' },
+    h('p', { class: 'error-title' }, title),
+    h('p', {}, e.message),
+    advice && h('p', { class: 'hint' }, advice),
+    (e.code || e.requestID) && h('p', { class: 'meta' },
+      e.code && `code ${e.code}`, e.code && e.requestID && ' · ', e.requestID && `request-id ${e.requestID}`));
+}
+
+/**
+ * show puts what make() builds into slot, unless slot already shows the
+ * same key: a refresh that finds the same error (or the same empty list)
+ * leaves the page alone, so a screen reader does not hear the alert again
+ * every few seconds. An empty key empties the slot.
+ */
+export function show(slot, key, make = () => null) {
+  if (slot.dataset.shows === key) return;
+  slot.dataset.shows = key;
+  replace(slot, key ? make() : null);
+}
+
+/** showError shows errorBox(err) in slot, once per distinct error. */
+export function showError(slot, err, what) {
+  show(slot, `error ${err?.status} ${err?.message}`, () => errorBox(err, what));
+}
+
+/** origin is where this console (and so the API) is served. */
+export function origin() {
+  return window.location.origin;
+}
+
+export function createConnectionCommand() {
+  return `curl -s -X POST ${origin()}/v1.0/external/connections \\
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '{"id":"contosohr","name":"Contoso HR"}'`;
+}
+
+export function registerSchemaCommand(connectionID) {
+  return `curl -si -X PATCH ${origin()}/v1.0/external/connections/${connectionID}/schema \\
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '{"baseType":"microsoft.graph.externalItem","properties":[
+        {"name":"title","type":"String","isSearchable":true,"isRetrievable":true,"labels":["title"]}]}'`;
+}
+
+/** schemaStatus says where a connection's schema stands, from GET …/schema
+ * (null for a 404) and the connection's state: a draft connection with a
+ * schema is still registering its first one. */
+export function schemaStatus(schema, state) {
+  if (!schema) return 'none';
+  return state === 'draft' ? 'registering' : 'registered';
+}
+
+export const operationStatuses = ['inprogress', 'completed', 'failed', 'unspecified'];
+
+/** figures fetches what the overview and a connection page count: the
+ * schema, operations by status and items. Each settles on its own, so one
+ * missing route leaves the others. */
+export async function figures(client, connection, signal) {
+  const id = encodeURIComponent(connection.id);
+  const counted = (status) =>
+    client.count(`${id}/operations/$count?$filter=${encodeURIComponent(`status eq '${status}'`)}`, { signal });
+  const [schema, inprogress, completed, failed, items] = await Promise.allSettled([
+    client.optional(`${id}/schema`, { signal }),
+    counted('inprogress'), counted('completed'), counted('failed'),
+    client.count(`${id}/items/$count`, { signal }),
+  ]);
+  return {
+    schema: schema.status === 'fulfilled' ? schemaStatus(schema.value, connection.state) : schema.reason,
+    schemaBody: schema.status === 'fulfilled' ? schema.value : null,
+    inprogress: settled(inprogress), completed: settled(completed), failed: settled(failed),
+    items: settled(items),
+  };
+}
+
+// settled is a count, or the error that kept it from us.
+function settled(r) {
+  return r.status === 'fulfilled' ? r.value : r.reason;
+}
+
+/** notServed tells an answer meaning "this connops has no such route yet"
+ * (the items routes are being added): shown as a dash, not as an error. */
+export function notServed(e) {
+  return e instanceof ApiError && (e.status === 404 || e.status === 405);
+}
+
+/** figureText renders a count, a dash for a route not served yet, or a
+ * question mark for an error (its message in the title). */
+export function figureText(value) {
+  if (typeof value === 'number') return { text: value.toLocaleString('en'), title: '' };
+  if (isAbort(value)) return { text: '', title: '' };
+  if (notServed(value)) return { text: '—', title: 'Not available from this connops yet' };
+  return { text: '?', title: value?.message ?? 'unknown error' };
+}
