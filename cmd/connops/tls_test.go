@@ -106,6 +106,12 @@ func TestServeHTTPS(t *testing.T) {
 		}
 	}
 
+	// The image's healthcheck probes the same TLS listener.
+	probeEnv := envOf(map[string]string{"LISTEN_ADDR": strings.TrimPrefix(s.base, "https://"), "TLS_CERT_FILE": certFile, "TLS_KEY_FILE": keyFile})
+	if err := run(context.Background(), []string{"healthcheck"}, probeEnv, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck over TLS: %v", err)
+	}
+
 	c := apiClient{base: s.base, token: devToken(t, "contoso", "tls"), http: client}
 	r := c.mustDo(t, http.StatusCreated, http.MethodPost, "/v1.0/external/connections", `{"id":"tlsconn","name":"TLS"}`, nil)
 	for range 2 {
