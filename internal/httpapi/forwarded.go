@@ -39,11 +39,12 @@ func parseProxies(list []string) (proxies, error) {
 	return out, nil
 }
 
-// strings is the list in the form gin's SetTrustedProxies takes.
+// strings is the list in the form gin's SetTrustedProxies takes; nil for
+// none, which gin reads as "trust no proxy".
 func (p proxies) strings() []string {
-	out := make([]string, len(p))
-	for i, prefix := range p {
-		out[i] = prefix.String()
+	var out []string
+	for _, prefix := range p {
+		out = append(out, prefix.String())
 	}
 	return out
 }
