@@ -21,8 +21,9 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -buildvcs=false -trimpath -ldflags="-s -w" -o /out/connops ./cmd/connops
 
-# static-debian12 has CA certificates and tzdata but no shell, so there is no
-# in-image healthcheck: orchestrators probe GET /healthz and GET /readyz.
+# static-debian12 has CA certificates and tzdata but no shell or curl:
+# orchestrators probe GET /healthz and GET /readyz, and container healthchecks
+# run `/connops healthcheck` (docker-compose.yml does).
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/connops /connops
 # 65532 is distroless's nonroot user; numeric so runAsNonRoot can verify it.

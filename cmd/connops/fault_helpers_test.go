@@ -71,6 +71,9 @@ func startServe(t *testing.T, cfg app.Config) *liveServer {
 	select {
 	case a := <-addrs:
 		s.base = "http://" + a
+		if cfg.TLSCertFile != "" {
+			s.base = "https://" + a
+		}
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve returned before listening: %v\n%s", err, tail(logs.String(), 4000))

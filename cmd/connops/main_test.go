@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +47,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"migrate", "--help"}, {"token", "--help"}, {"dev", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"migrate", "--help"}, {"token", "--help"}, {"dev", "--help"}, {"dev-cert", "--help"}, {"healthcheck", "--help"}} {
 		var out bytes.Buffer
 		if err := run(context.Background(), args, envOf(nil), &out, io.Discard); err != nil {
 			t.Errorf("%v: %v", args, err)
@@ -171,37 +176,35 @@ func TestServeUntilCancelled(t *testing.T) {
 }
 
 // TestDevCommand runs the newcomer's command end to end: a throwaway database,
-// a printed token that works, and clean-up on cancel.
+// a printed token that works over HTTP and, with the CA it prints, over
+// HTTPS, a ready line that says the same, and clean-up on cancel.
 func TestDevCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
-	env := envOf(map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev"}, env, &out, io.Discard) }()
+	dataDir := t.TempDir()
+	d := startDev(t, []string{"dev", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--data-dir", dataDir}, nil)
 
-	tokenLine := regexp.MustCompile(`export TOKEN=(\S+)`)
-	urlLine := regexp.MustCompile(`serving at (http://\S+)`)
-	deadline := time.Now().Add(60 * time.Second)
-	for !tokenLine.MatchString(out.String()) {
-		select {
-		case err := <-done:
-			t.Fatalf("dev exited early: %v\n%s", err, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no token printed:\n%s", out.String())
+	// The banner, for people.
+	out := d.out.String()
+	token := regexp.MustCompile(`export TOKEN=(\S+)`).FindStringSubmatch(out)[1]
+	base := regexp.MustCompile(`serving at (http://\S+)`).FindStringSubmatch(out)[1]
+	for _, want := range []string{"NODE_EXTRA_CA_CERTS=" + d.ready["ca"], "SSL_CERT_FILE=" + d.ready["ca"], ".NET", d.ready["https"]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
 	}
-	token := tokenLine.FindStringSubmatch(out.String())[1]
-	base := urlLine.FindStringSubmatch(out.String())[1]
+	// The ready line, for scripts, says the same.
+	if d.ready["token"] != token || !strings.HasSuffix(d.ready["http"], base[strings.LastIndex(base, ":"):]) {
+		t.Errorf("ready line %v disagrees with the banner (token %s, %s)", d.ready, token, base)
+	}
+	if d.ready["ca"] != filepath.Join(dataDir, "ca.pem") || d.ready["tenant"] != "contoso" {
+		t.Errorf("ready line %v: want ca in %s and tenant contoso", d.ready, dataDir)
+	}
 
 	// The console's sign-in link carries the same token, in the fragment.
-	if !strings.Contains(out.String(), base+"/console/#token="+token+"\n") {
-		t.Errorf("no console sign-in link with the token:\n%s", out.String())
+	if !strings.Contains(out, base+"/console/#token="+token+"\n") {
+		t.Errorf("no console sign-in link with the token:\n%s", out)
 	}
 	res, err := http.Get(base + "/console/")
 	if err != nil {
@@ -212,32 +215,131 @@ func TestDevCommand(t *testing.T) {
 		t.Errorf("GET /console/ = %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
 	}
 
-	post := func(path, body string) int {
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	post := func(client *http.Client, url, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if got := post("/beta/connections", `{"id":"contosohr","name":"Contoso HR"}`); got != http.StatusCreated {
+	if got := post(http.DefaultClient, base+"/beta/connections", `{"id":"contosohr","name":"Contoso HR"}`); got != http.StatusCreated {
 		t.Fatalf("create connection = %d", got)
 	}
-	if got := post("/beta/connections/contosohr/operations", `{"status":"inprogress"}`); got != http.StatusCreated {
+	if got := post(http.DefaultClient, base+"/beta/connections/contosohr/operations", `{"status":"inprogress"}`); got != http.StatusCreated {
 		t.Fatalf("create operation = %d", got)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("dev returned %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("dev did not stop")
+	secure := clientTrustingFile(t, d.ready["ca"])
+	if got := post(secure, d.ready["https"]+"/beta/connections/contosohr/operations", `{"status":"inprogress"}`); got != http.StatusCreated {
+		t.Fatalf("create operation over HTTPS = %d", got)
 	}
+	if err := d.stop(); err != nil {
+		t.Errorf("dev returned %v", err)
+	}
+}
+
+// devRun is connops dev running in this process.
+type devRun struct {
+	out   *syncBuffer
+	ready map[string]string
+	stop  func() error // cancels dev and waits for it
+}
+
+// startDev runs connops dev with args and env until its ready line.
+func startDev(t *testing.T, args []string, env map[string]string) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, envOf(env), out, io.Discard) }()
+	stopped := false
+	d := &devRun{out: out, stop: func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		case <-time.After(60 * time.Second):
+			return errors.New("dev did not stop")
+		}
+	}}
+	t.Cleanup(func() { _ = d.stop() })
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if line, ok := lastLine(out.String()); ok && strings.HasPrefix(line, "connops dev ready ") {
+			d.ready = parseReadyLine(t, line)
+			return d
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("dev exited early: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready line:\n%s", out.String())
+		}
+	}
+}
+
+// lastLine is the last complete line of s.
+func lastLine(s string) (string, bool) {
+	s, ok := strings.CutSuffix(s, "\n")
+	if !ok {
+		return "", false
+	}
+	return s[strings.LastIndex(s, "\n")+1:], true
+}
+
+// parseReadyLine reads the documented format: "connops dev ready" then
+// key=value fields, a value double-quoted when it holds a space or quote.
+func parseReadyLine(t *testing.T, line string) map[string]string {
+	t.Helper()
+	rest := strings.TrimPrefix(line, "connops dev ready ")
+	fields := map[string]string{}
+	for rest != "" {
+		key, value, ok := strings.Cut(rest, "=")
+		if !ok || key == "" || strings.Contains(key, " ") {
+			t.Fatalf("ready line field %q is not key=value: %s", rest, line)
+		}
+		if strings.HasPrefix(value, `"`) {
+			quoted, err := strconv.QuotedPrefix(value)
+			if err != nil {
+				t.Fatalf("ready line value of %s: %v", key, err)
+			}
+			rest = strings.TrimPrefix(value[len(quoted):], " ")
+			value, _ = strconv.Unquote(quoted)
+		} else {
+			value, rest, _ = strings.Cut(value, " ")
+		}
+		fields[key] = value
+	}
+	return fields
+}
+
+// clientTrustingFile is an HTTP client whose only root is the PEM at path.
+func clientTrustingFile(t *testing.T, path string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", path)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 // withParam adds a parameter to a URL or keyword/value DSN.

@@ -14,19 +14,28 @@ var errUsage = errors.New("usage")
 const usage = `connops serves Microsoft Graph's connectionOperation API on PostgreSQL.
 
 Usage:
-  connops serve              run migrations, then serve HTTP
+  connops serve              run migrations, then serve HTTP (HTTPS with TLS_CERT_FILE, TLS_KEY_FILE)
   connops migrate up|status  apply or list the embedded migrations
   connops token --tenant T [--app A] [--roles R1,R2] [--ttl 1h]
                              print a development token signed with AUTH_HS256_SECRET
-  connops dev                start a throwaway database and serve with a dev token
+  connops dev [flags]        start a throwaway database and serve HTTP and HTTPS with a dev token;
+                             flags make it a test fixture (see connops dev --help)
+  connops dev-cert [--data-dir DIR] [--hosts H1,H2]
+                             make the development CA and a server certificate signed by it
+  connops healthcheck [--path /readyz]
+                             GET /readyz on LISTEN_ADDR; exit 0 when it answers 200 (for
+                             container healthchecks: the image has no shell or curl)
 
 Run 'connops <command> --help' for a command's options.
 
-Environment:
+Environment (docs/operations.md lists every variable):
   DATABASE_URL        PostgreSQL URL (required by serve and migrate; optional for dev)
   LISTEN_ADDR         address to listen on (default :8080)
   AUTH_HS256_SECRET   shared secret whose HS256 tokens are accepted (at least 32 bytes)
   PUBLIC_BASE_URL     base of absolute links, e.g. https://connops.example.com (default: from the request)
+  TLS_CERT_FILE, TLS_KEY_FILE
+                      PEM certificate and key: serve HTTPS on LISTEN_ADDR, reloading them when they change
+  TRUSTED_PROXIES     proxies whose X-Forwarded-For, -Proto and -Host are believed
   LOG_LEVEL           debug, info, warn or error (default info)
   SHUTDOWN_TIMEOUT    how long in-flight requests may take to finish on SIGTERM (default 20s)
 `
@@ -48,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
+	case "dev-cert":
+		return runDevCert(rest, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

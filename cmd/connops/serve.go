@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/connops/connops/internal/app"
+	"github.com/connops/connops/internal/certs"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -40,12 +42,74 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// serve migrates the database, then serves HTTP until ctx ends, then shuts
-// down: readiness turns 503 first, the listener closes, requests in flight
-// get ShutdownTimeout to finish, then the App stops its jobs, drains its
-// write queues and closes the pool. onListen, if set, learns the bound
-// address.
+// serve migrates the database, then serves HTTP (HTTPS when TLS_CERT_FILE
+// and TLS_KEY_FILE are set) on LISTEN_ADDR until ctx ends, then shuts down:
+// readiness turns 503 first, the listener closes, requests in flight get
+// ShutdownTimeout to finish, then the App stops its jobs, drains its write
+// queues and closes the pool. onListen, if set, learns the bound address.
 func serve(ctx context.Context, cfg app.Config, log *slog.Logger, onListen func(addr string)) error {
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		// Loaded before anything else, so a bad pair stops the process
+		// before it touches the database.
+		reloader, err := certs.NewReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			return fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE: %w", err)
+		}
+		tlsConfig = reloader.TLSConfig()
+	}
+	// Bound only once the App is built: both probes are refused while
+	// migrations run (docs/operations.md says so).
+	bind := func() ([]listener, error) {
+		ln, err := listen("LISTEN_ADDR", cfg.ListenAddr, tlsConfig)
+		if err != nil {
+			return nil, err
+		}
+		return []listener{ln}, nil
+	}
+	return serveApp(ctx, cfg, log, bind, func(lns []listener) {
+		if onListen != nil {
+			onListen(lns[0].Addr().String())
+		}
+	})
+}
+
+// listener is a bound socket serve answers on: HTTPS when tls is set, else
+// plain HTTP.
+type listener struct {
+	net.Listener
+	tls *tls.Config
+}
+
+// listen binds addr; name is what an error calls it (a variable or a flag).
+func listen(name, addr string, tlsConfig *tls.Config) (listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listener{}, fmt.Errorf("listen on %s %s: %w", name, addr, err)
+	}
+	return listener{Listener: ln, tls: tlsConfig}, nil
+}
+
+// URL is the base URL a client on this machine reaches l at: the bound IP
+// when the address names one, else localhost, which the development
+// certificate covers.
+func (l listener) URL() string {
+	scheme := "http"
+	if l.tls != nil {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// serveApp is serve with the binding left to the caller: bind returns the
+// listeners to serve on (serve binds LISTEN_ADDR there; dev returns the
+// ones it bound before starting its database), and onListen runs once all
+// of them serve.
+func serveApp(ctx context.Context, cfg app.Config, log *slog.Logger, bind func() ([]listener, error), onListen func([]listener)) error {
 	if err := app.Migrate(ctx, cfg, log); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
@@ -61,7 +125,11 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger, onListen func(
 		}
 		defer stopAdmin()
 	}
-	return serveHTTP(ctx, cfg, newHTTPServer(a.Handler, log), a, log, onListen)
+	lns, err := bind()
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, cfg, newHTTPServer(a.Handler, log), a, log, lns, onListen)
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -76,19 +144,32 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-func serveHTTP(ctx context.Context, cfg app.Config, srv *http.Server, a *app.App, log *slog.Logger, onListen func(string)) error {
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+// serveHTTP serves srv on every listener until ctx ends or one of them
+// fails. One server owns them all, so Shutdown drains them together.
+func serveHTTP(ctx context.Context, cfg app.Config, srv *http.Server, a *app.App, log *slog.Logger, lns []listener, onListen func([]listener)) error {
+	for _, ln := range lns {
+		// One TLS configuration per process (the certificate files of
+		// serve, or the development CA's pair in dev), set before any
+		// listener serves.
+		if ln.tls != nil {
+			srv.TLSConfig = ln.tls
+		}
 	}
-	log.InfoContext(ctx, "serving", slog.String("addr", ln.Addr().String()))
+	serveErr := make(chan error, len(lns))
+	for _, ln := range lns {
+		log.InfoContext(ctx, "serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", ln.tls != nil))
+		if ln.tls == nil {
+			go func() { serveErr <- srv.Serve(ln) }()
+		} else {
+			go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+		}
+	}
 	if onListen != nil {
-		onListen(ln.Addr().String())
+		onListen(lns)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	select {
 	case err := <-serveErr:
+		_ = srv.Close()
 		return fmt.Errorf("serve HTTP: %w", err)
 	case <-ctx.Done():
 	}
@@ -104,8 +185,10 @@ func serveHTTP(ctx context.Context, cfg app.Config, srv *http.Server, a *app.App
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down HTTP: %w", err)
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve HTTP: %w", err)
+	for range lns {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve HTTP: %w", err)
+		}
 	}
 	log.InfoContext(ctx, "stopped")
 	return nil

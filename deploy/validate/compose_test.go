@@ -21,6 +21,7 @@ type composeFile struct {
 type composeService struct {
 	Image       string            `json:"image"`
 	Build       any               `json:"build"`
+	Command     []string          `json:"command"`
 	Environment map[string]string `json:"environment"`
 	DependsOn   map[string]struct {
 		Condition string `json:"condition"`
@@ -61,16 +62,79 @@ func TestCompose(t *testing.T) {
 		}
 	}
 
-	hostPorts := map[string]string{"connops-1": "8080", "connops-2": "8081"}
-	for name, hostPort := range hostPorts {
+	// Each replica and the port mapping it publishes.
+	published := map[string]string{"connops-1": "8080:8080", "connops-2": "8081:8080", "connops-tls": "8443:8443"}
+	for name, port := range published {
 		t.Run(name, func(t *testing.T) {
 			svc, ok := f.Services[name]
 			if !ok {
 				t.Fatalf("no %s service", name)
 			}
-			checkComposeApp(t, svc, hostPort)
+			checkComposeApp(t, svc, port)
 		})
 	}
+	t.Run("connops-tls", func(t *testing.T) { checkComposeTLS(t, f) })
+}
+
+// checkComposeTLS: the HTTPS replica serves the pair the dev-cert one-shot
+// made with connops itself, from the shared volume, and starts only after
+// it succeeded.
+func checkComposeTLS(t *testing.T, f composeFile) {
+	certSvc, ok := f.Services["dev-cert"]
+	if !ok {
+		t.Fatal("no dev-cert service")
+	}
+	if len(certSvc.Command) == 0 || certSvc.Command[0] != "dev-cert" || certSvc.Image != f.Services["connops-1"].Image {
+		t.Errorf("dev-cert should run `connops dev-cert` from the connops image, runs %v in %q", certSvc.Command, certSvc.Image)
+	}
+	dataDir := ""
+	for i, arg := range certSvc.Command {
+		if arg == "--data-dir" && i+1 < len(certSvc.Command) {
+			dataDir = certSvc.Command[i+1]
+		}
+	}
+	certVolume := volumeAt(t, f, certSvc, dataDir)
+	tlsSvc := f.Services["connops-tls"]
+	if tlsSvc.DependsOn["dev-cert"].Condition != "service_completed_successfully" {
+		t.Error("connops-tls must wait for dev-cert with condition service_completed_successfully")
+	}
+	for name, file := range map[string]string{"TLS_CERT_FILE": "/server.pem", "TLS_KEY_FILE": "/server-key.pem"} {
+		if got := tlsSvc.Environment[name]; got != dataDir+file {
+			t.Errorf("%s = %q, want %s%s, the file dev-cert writes", name, got, dataDir, file)
+		}
+	}
+	if got := tlsSvc.Environment["LISTEN_ADDR"]; got != ":8443" {
+		t.Errorf("LISTEN_ADDR = %q, want :8443", got)
+	}
+	if v := volumeAt(t, f, tlsSvc, dataDir); v != certVolume || !strings.HasSuffix(mountOf(tlsSvc, v), ":ro") {
+		t.Errorf("connops-tls should mount %s read-only over %s, mounts %v", certVolume, dataDir, tlsSvc.Volumes)
+	}
+}
+
+// volumeAt is the named volume svc mounts at dir or above it.
+func volumeAt(t *testing.T, f composeFile, svc composeService, dir string) string {
+	t.Helper()
+	for _, v := range svc.Volumes {
+		source, target, _ := strings.Cut(v, ":")
+		target, _, _ = strings.Cut(target, ":")
+		if dir == target || strings.HasPrefix(dir, target+"/") {
+			if _, ok := f.Volumes[source]; !ok {
+				t.Errorf("volume %q is not a named volume", source)
+			}
+			return source
+		}
+	}
+	t.Errorf("no volume holds %q in %v", dir, svc.Volumes)
+	return ""
+}
+
+func mountOf(svc composeService, volume string) string {
+	for _, v := range svc.Volumes {
+		if strings.HasPrefix(v, volume+":") {
+			return v
+		}
+	}
+	return ""
 }
 
 func readCompose(t *testing.T) composeFile {
@@ -86,7 +150,7 @@ func readCompose(t *testing.T) composeFile {
 	return f
 }
 
-func checkComposeApp(t *testing.T, svc composeService, hostPort string) {
+func checkComposeApp(t *testing.T, svc composeService, port string) {
 	if svc.Build == nil {
 		t.Error("not built from the Dockerfile")
 	}
@@ -109,7 +173,12 @@ func checkComposeApp(t *testing.T, svc composeService, hostPort string) {
 	} else if fallback = strings.TrimSuffix(fallback, "}"); len(fallback) < 32 || !strings.Contains(fallback, "dev") {
 		t.Errorf("AUTH_HS256_SECRET default %q must be 32+ bytes and say it is for dev", fallback)
 	}
-	if !slices.Contains(svc.Ports, hostPort+":8080") {
-		t.Errorf("ports %v should publish %s:8080", svc.Ports, hostPort)
+	if !slices.Contains(svc.Ports, port) {
+		t.Errorf("ports %v should publish %s", svc.Ports, port)
+	}
+	// Other services wait on it with condition: service_healthy; the image
+	// has no shell, so the check is connops's own subcommand.
+	if svc.Healthcheck == nil || !slices.Equal(svc.Healthcheck.Test, []string{"CMD", "/connops", "healthcheck"}) {
+		t.Errorf("healthcheck should be [CMD /connops healthcheck], is %+v", svc.Healthcheck)
 	}
 }

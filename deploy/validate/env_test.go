@@ -9,7 +9,7 @@ import (
 )
 
 // isKnownEnv reports whether connops reads the variable name. Keep it in step
-// with loadConfig in cmd/connops/config.go; TestEnvReadByBinary catches a
+// with LoadConfig in internal/app/config.go; TestEnvReadByBinary catches a
 // variable the manifests set but the binary no longer reads.
 func isKnownEnv(name string) bool {
 	switch name {
@@ -18,7 +18,7 @@ func isKnownEnv(name string) bool {
 		"AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "OPERATION_RETENTION",
 		"ADMIN_ADDR", "OTEL_EXPORTER_OTLP_ENDPOINT", "TRUSTED_PROXIES", "RATE_LIMIT_RPS",
 		"RATE_LIMIT_BURST", "MAX_CONNECTIONS_PER_TENANT", "MAX_OPERATIONS_PER_CONNECTION", "REQUEST_TIMEOUT", "IDEMPOTENCY_TTL",
-		"SHUTDOWN_DRAIN_DELAY", "MIGRATION_LOCK":
+		"SHUTDOWN_DRAIN_DELAY", "MIGRATION_LOCK", "TLS_CERT_FILE", "TLS_KEY_FILE":
 		return true
 	}
 	return false
@@ -35,13 +35,18 @@ var envLiteral = regexp.MustCompile(`"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`)
 
 // TestEnvReadByBinary checks every variable the deployment files set against
 // the binary's source: connops names each variable it reads as a string
-// literal in cmd/connops.
+// literal in cmd/connops or in internal/app, which reads the configuration.
 func TestEnvReadByBinary(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("../../cmd/connops/*.go")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("find cmd/connops sources: %v", err)
 	}
+	appFiles, err := filepath.Glob("../../internal/app/*.go")
+	if err != nil || len(appFiles) == 0 {
+		t.Fatalf("find internal/app sources: %v", err)
+	}
+	files = append(files, appFiles...)
 	inSource := make(map[string]bool)
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -72,8 +77,13 @@ func TestEnvReadByBinary(t *testing.T) {
 			}
 		}
 	}
-	for name := range readCompose(t).Services["connops-1"].Environment {
-		set[name] = "docker-compose.yml"
+	for svcName, svc := range readCompose(t).Services {
+		if svcName == "postgres" {
+			continue
+		}
+		for name := range svc.Environment {
+			set[name] = "docker-compose.yml"
+		}
 	}
 	for name, where := range set {
 		if !inSource[name] {

@@ -63,6 +63,11 @@ type Config struct {
 	EngineLease time.Duration
 	// MaxItems is the item quota of one connection.
 	MaxItems int
+
+	// TLSCertFile and TLSKeyFile, both set or both empty, make serve answer
+	// HTTPS on ListenAddr with the pair in these files, reloaded when they
+	// change (see certs.Reloader).
+	TLSCertFile, TLSKeyFile string
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -138,6 +143,9 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 		cfg.TrustedProxy = append(cfg.TrustedProxy, p)
 	}
 	if err := parseProvisioningDelay(getenv("PROVISIONING_DELAY"), &cfg); err != nil {
+		return cfg, err
+	}
+	if err := readTLSFiles(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 	for _, k := range SplitList(getenv("PAGE_TOKEN_KEYS")) {
@@ -267,5 +275,20 @@ func parseProvisioningDelay(v string, cfg *Config) error {
 		return fmt.Errorf("PROVISIONING_DELAY must be a duration of 0s or more (0 completes at once) or manual, not %q", v)
 	}
 	cfg.ProvisioningDelay = d
+	return nil
+}
+
+// readTLSFiles reads TLS_CERT_FILE and TLS_KEY_FILE. One without the other
+// is a mistake (a half-done secret mount, a typo), and serving plain HTTP
+// instead would hide it, so it is refused.
+func readTLSFiles(getenv func(string) string, cfg *Config) error {
+	cfg.TLSCertFile = getenv("TLS_CERT_FILE")
+	cfg.TLSKeyFile = getenv("TLS_KEY_FILE")
+	switch {
+	case cfg.TLSCertFile != "" && cfg.TLSKeyFile == "":
+		return fmt.Errorf("TLS_KEY_FILE is required with TLS_CERT_FILE: HTTPS needs the certificate's private key too")
+	case cfg.TLSKeyFile != "" && cfg.TLSCertFile == "":
+		return fmt.Errorf("TLS_CERT_FILE is required with TLS_KEY_FILE: HTTPS needs the certificate too")
+	}
 	return nil
 }

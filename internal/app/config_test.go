@@ -36,6 +36,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"bad retention", "OPERATION_RETENTION", "forever", "OPERATION_RETENTION"},
 		{"bad idempotency ttl", "IDEMPOTENCY_TTL", "0s", "IDEMPOTENCY_TTL"},
 		{"bad request timeout", "REQUEST_TIMEOUT", "x", "REQUEST_TIMEOUT"},
+		{"certificate without key", "TLS_CERT_FILE", "/tls/tls.crt", "TLS_KEY_FILE"},
+		{"key without certificate", "TLS_KEY_FILE", "/tls/tls.key", "TLS_CERT_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

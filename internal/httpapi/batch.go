@@ -143,6 +143,15 @@ func (b *batchRun) serve(r batchRequest) batchResponse {
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
 	}
+	// An item's links are built as the batch's own are: from the batch's
+	// forwarded headers, never from ones the item names, which the client
+	// wrote past the proxy.
+	for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+		req.Header.Del(h)
+		if v := b.c.GetHeader(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
 	if len(r.Body) > 0 && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

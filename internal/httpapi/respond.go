@@ -73,9 +73,10 @@ func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
 	return body, true
 }
 
-// baseURL is the scheme and host absolute links start with. A request
-// without a Host (HTTP/1.0 allows that) gets the address it arrived on, so
-// no link ever reads http:///.
+// baseURL is the scheme and host absolute links start with: PublicBaseURL
+// when set, else what a trusted proxy forwarded, else the request's own. A
+// request without a Host (HTTP/1.0 allows that) gets the address it arrived
+// on, so no link ever reads http:///.
 func (s *server) baseURL(c *gin.Context) string {
 	if s.cfg.PublicBaseURL != "" {
 		return strings.TrimRight(s.cfg.PublicBaseURL, "/")
@@ -85,6 +86,9 @@ func (s *server) baseURL(c *gin.Context) string {
 		scheme = "https"
 	}
 	host := c.Request.Host
+	if s.proxies.trusts(c) {
+		scheme, host = forwardedOrigin(c, scheme, host)
+	}
 	if host == "" {
 		host = "localhost"
 		if addr, ok := c.Request.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {

@@ -40,7 +40,10 @@ type Config struct {
 	TenantGate *tenantgate.Gate
 	// RequestTimeout bounds how long a request may wait on the database.
 	RequestTimeout time.Duration
-	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	// TrustedProxies are the addresses (IPs or CIDR ranges) whose
+	// X-Forwarded-For is believed for the client IP, and whose
+	// X-Forwarded-Proto and X-Forwarded-Host are believed for absolute
+	// links when PublicBaseURL is not set.
 	TrustedProxies []string
 	// PageTokens seals and opens $skiptoken values; required.
 	PageTokens *odata.TokenCodec
@@ -124,13 +127,14 @@ type readiness interface {
 }
 
 type server struct {
-	engine *gin.Engine
-	limits *limiters
-	cfg    Config
-	svc    service
-	auth   verifier
-	ready  readiness
-	log    *slog.Logger
+	engine  *gin.Engine
+	proxies proxies
+	limits  *limiters
+	cfg     Config
+	svc     service
+	auth    verifier
+	ready   readiness
+	log     *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -147,7 +151,11 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	if cfg.PageTokens == nil {
 		return nil, errors.New("httpapi: a page token codec is required")
 	}
-	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log,
+	trusted, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log, proxies: trusted,
 		limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
 
 	r := gin.New()
@@ -161,7 +169,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	r.ContextWithFallback = true
 	// No proxy is trusted until one is configured: client IPs come from the
 	// socket, not from a header any client can write.
-	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+	if err := r.SetTrustedProxies(trusted.strings()); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 

@@ -33,6 +33,28 @@ func DSN(t testing.TB) string {
 	return s.freshDatabase(t, tmpl)
 }
 
+// NewDatabase is DSN for code that runs without a testing.TB, such as a
+// runnable Example: it returns the URL of a new migrated database and drop,
+// which removes it. Where DSN would skip the test, it returns an error.
+func NewDatabase(ctx context.Context) (dsn string, drop func(context.Context) error, err error) {
+	s, err := sharedServer(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
+	}
+	setupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), setupTimeout)
+	defer cancel()
+	tmpl, err := s.migratedTemplate(setupCtx)
+	if err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
+	}
+	name := "t_" + randomSuffix()
+	if err := s.createDatabase(ctx, name, tmpl); err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
+	}
+	drop = func(ctx context.Context) error { return s.dropDatabase(ctx, name) }
+	return s.clientDSN(name), drop, nil
+}
+
 // EmptyDSN returns the URL of a new database with no migrations applied, for
 // tests of migration itself. It is dropped when the test ends.
 func EmptyDSN(t testing.TB) string {

@@ -76,15 +76,21 @@ func getServer(t testing.TB) *server {
 	if testing.Short() {
 		t.Skip("pgtest: database tests skipped in -short mode")
 	}
+	s, err := sharedServer(t.Context())
+	if err != nil {
+		unavailable(t, err)
+	}
+	return s
+}
+
+// sharedServer starts the binary's server on first use.
+func sharedServer(ctx context.Context) (*server, error) {
 	serverOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), setupTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), setupTimeout)
 		defer cancel()
 		shared, sharedErr = startServer(ctx)
 	})
-	if sharedErr != nil {
-		unavailable(t, sharedErr)
-	}
-	return shared
+	return shared, sharedErr
 }
 
 func startServer(ctx context.Context) (*server, error) {
