@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connops/connops/internal/auth"
+	"github.com/connops/connops/internal/changes"
 	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/console"
 	"github.com/connops/connops/internal/engine"
@@ -100,7 +101,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		tenantConcurrency = max(1, int(a.pool.Config().MaxConns)/2)
 	}
 	gate := tenantgate.New(tenantConcurrency)
-	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{GroupStart: tr.GroupStart, Gate: gate})
+	// The store tells the hub of each commit; the hub reads the log
+	// through the store. Nothing writes before both exist.
+	var hub *changes.Hub
+	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{GroupStart: tr.GroupStart, Gate: gate,
+		Changed: func(tenantID string) { hub.Changed(tenantID) }})
+	hub = changes.New(a.store, changes.Options{ListenURL: or(cfg.ListenDatabaseURL, cfg.DatabaseURL), Log: log})
 	a.closers = append(a.closers, a.store.Close)
 	tokens, err := a.pageTokens(ctx, cfg)
 	if err != nil {
@@ -113,6 +119,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		MaxOperationsPerConnection: int64(cfg.MaxOperations),
 		ProvisioningDelay:          cfg.ProvisioningDelay, ManualProvisioning: cfg.ManualProvisioning,
 		WorkAdded: eng.Wake, MaxItemsPerConnection: int64(cfg.MaxItems),
+		Changes: hub, Admit: gate.Acquire, ReadTimeout: cfg.RequestTimeout,
 	})
 	if gin.Mode() == gin.DebugMode {
 		gin.SetMode(gin.ReleaseMode)
@@ -120,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	api, err := httpapi.New(httpapi.Config{
 		PublicBaseURL: cfg.PublicBaseURL, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxy, Metrics: metrics,
+		WaitMax: cfg.WaitMax, StreamHeartbeat: cfg.StreamHeartbeat,
 		TenantGate: gate, PageTokens: tokens, Tracing: tr.GinMiddleware(),
 	}, svc, verifier, a.ready, log)
 	if err != nil {
@@ -134,14 +142,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	// they are not API routes, so they stay out of its router and document.
 	a.Handler = ui.Beside(withMetrics(metrics.Handler(), tr.Handler(api)))
 
-	a.jobs.Add(2)
+	a.jobs.Add(3)
 	go func() {
 		defer a.jobs.Done()
 		eng.Run(jobsCtx)
 	}()
 	go func() {
 		defer a.jobs.Done()
-		retention.Job{Store: a.store, Age: cfg.OperationRetention, Every: time.Minute, Batch: 1000,
+		hub.Run(jobsCtx)
+	}()
+	go func() {
+		defer a.jobs.Done()
+		retention.Job{Store: a.store, Age: cfg.OperationRetention, ChangeAge: cfg.ChangeRetention, Every: time.Minute, Batch: 1000,
 			Log: log, Purged: metrics.Purged}.Run(jobsCtx)
 	}()
 	return a, nil

@@ -68,6 +68,8 @@ type Config struct {
 	// HTTPS on ListenAddr with the pair in these files, reloaded when they
 	// change (see certs.Reloader).
 	TLSCertFile, TLSKeyFile string
+
+	ChangeConfig
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -146,6 +148,9 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 		return cfg, err
 	}
 	if err := readTLSFiles(getenv, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := readChangeConfig(getenv, &cfg.ChangeConfig); err != nil {
 		return cfg, err
 	}
 	for _, k := range SplitList(getenv("PAGE_TOKEN_KEYS")) {

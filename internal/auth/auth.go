@@ -45,7 +45,11 @@ func (c Claims) Caller() connections.Caller {
 	if app == "" {
 		app = c.AuthorizedParty
 	}
-	return connections.Caller{TenantID: c.TenantID, AppID: app, Permissions: perms}
+	caller := connections.Caller{TenantID: c.TenantID, AppID: app, Permissions: perms}
+	if c.ExpiresAt != nil {
+		caller.ExpiresAt = c.ExpiresAt.Time
+	}
+	return caller
 }
 
 // reason words a jwt error for the caller without repeating token content.

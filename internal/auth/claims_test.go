@@ -115,9 +115,11 @@ func TestVerifyAcceptsNumericDates(t *testing.T) {
 	now := time.Now()
 	past, future := now.Add(-time.Minute).Unix(), now.Add(time.Hour).Unix()
 	for label, members := range map[string][]string{
-		"integers":   {fmt.Sprintf(`"exp":%d`, future), fmt.Sprintf(`"nbf":%d`, past), fmt.Sprintf(`"iat":%d`, past)},
-		"fractions":  {fmt.Sprintf(`"exp":%d.25`, future), fmt.Sprintf(`"nbf":%d.5`, past), fmt.Sprintf(`"iat":%d.75`, past)},
-		"exponents":  {`"exp":4.1e9`, fmt.Sprintf(`"nbf":%e`, float64(past)), fmt.Sprintf(`"iat":%E`, float64(past))},
+		"integers":  {fmt.Sprintf(`"exp":%d`, future), fmt.Sprintf(`"nbf":%d`, past), fmt.Sprintf(`"iat":%d`, past)},
+		"fractions": {fmt.Sprintf(`"exp":%d.25`, future), fmt.Sprintf(`"nbf":%d.5`, past), fmt.Sprintf(`"iat":%d.75`, past)},
+		// Ten significant digits: %e's default six would round nbf up to
+		// 500 s into the future.
+		"exponents":  {`"exp":4.1e9`, fmt.Sprintf(`"nbf":%.9e`, float64(past)), fmt.Sprintf(`"iat":%.9E`, float64(past))},
 		"nbf zero":   {`"nbf":0`},
 		"far future": {`"exp":253402300799`},
 	} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/connops/connops/internal/auth"
 	"github.com/connops/connops/internal/connections"
@@ -51,7 +52,10 @@ func TestVerifyAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if got.ExpiresAt.IsZero() {
+				t.Errorf("the caller carries no expiry")
+			}
+			if diff := cmp.Diff(want, got, ignoreExpiry); diff != "" {
 				t.Errorf("caller (-want +got):\n%s", diff)
 			}
 		})
@@ -160,6 +164,10 @@ func assertNoTokenContent(t *testing.T, msg, token string) {
 	}
 }
 
+// ignoreExpiry compares callers but for their token's expiry, which each
+// test checks on its own.
+var ignoreExpiry = cmpopts.IgnoreFields(connections.Caller{}, "ExpiresAt")
+
 func TestIssuedDevTokensVerify(t *testing.T) {
 	t.Parallel()
 	tok, err := auth.Issue(testSecret, auth.DevToken{TenantID: "t1", AppID: "a1", Roles: []string{"r1"}, TTL: time.Hour}, time.Now())
@@ -175,8 +183,11 @@ func TestIssuedDevTokensVerify(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Verify: %v", name, err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(want, got, ignoreExpiry); diff != "" {
 			t.Errorf("%s: caller (-want +got):\n%s", name, diff)
+		}
+		if got.ExpiresAt.Before(time.Now().Add(59 * time.Minute)) {
+			t.Errorf("%s: caller expires %s, want in an hour", name, got.ExpiresAt)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package connections
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Permission names as Microsoft Graph defines them, valid both as application
 // roles and as delegated scopes.
@@ -24,6 +27,9 @@ type Caller struct {
 	TenantID    string
 	AppID       string
 	Permissions []string
+	// ExpiresAt is when the caller's token expires (zero: never). A
+	// long-lived answer, an event stream, ends there.
+	ExpiresAt time.Time
 }
 
 // Scope is what a store query may see: one tenant, and within it either every

@@ -30,6 +30,9 @@ var (
 	// ErrPreconditionFailed: an If-Match precondition does not hold.
 	ErrPreconditionFailed = errors.New("precondition failed")
 	ErrForbidden          = errors.New("forbidden")
+	// ErrGone: a stream asked to resume from a change the log no longer
+	// holds the changes after.
+	ErrGone = errors.New("gone")
 	// ErrUnavailable means the database could not be reached or answered too
 	// late; the caller may retry.
 	ErrUnavailable = errors.New("temporarily unavailable")

@@ -50,6 +50,7 @@ type Store interface {
 	GetSchema(ctx context.Context, scope Scope, connectionID string) (v SchemaVersion, found bool, err error)
 	ItemStore
 	GroupStore
+	ChangeStore
 
 	// FinishOperation ends a service-started operation with outcome, with
 	// every consequence the engine's own finish has (schema active,
@@ -117,6 +118,15 @@ type Options struct {
 	WorkAdded func()
 	// MaxItemsPerConnection is the item quota of one connection.
 	MaxItemsPerConnection int64
+	// Changes tells waits and streams when changes commit; nil turns
+	// waiting off (a wait answers at once) and streams refuse.
+	Changes ChangeWatcher
+	// Admit, if set, holds one of the tenant's database slots around each
+	// read a wait or a stream makes, which are not bounded by a request's
+	// slot: they hold none while they wait.
+	Admit func(ctx context.Context, tenantID string) (release func(), err error)
+	// ReadTimeout bounds each of those reads (0: only the caller's context).
+	ReadTimeout time.Duration
 }
 
 // Default limits.

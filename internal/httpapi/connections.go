@@ -164,6 +164,10 @@ func (s *server) getConnection(rt route) gin.HandlerFunc {
 
 func (s *server) listConnections(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if longLived(c) {
+			s.streamChanges(c, rt, "")
+			return
+		}
 		opts, err := s.parseQuery(c, rt, listRules)
 		if err != nil {
 			s.writeError(c, err)

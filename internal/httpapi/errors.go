@@ -34,6 +34,7 @@ const (
 	codeLimitExceeded     = "limitExceeded"
 	codeRequestTimeout    = "requestTimeout"
 	codeQuotaLimitReached = "quotaLimitReached"
+	codeSyncStateNotFound = "syncStateNotFound"
 )
 
 // retryAfterSeconds is what a 503 asks the client to wait: long enough for a
@@ -97,6 +98,7 @@ var errorKinds = []struct {
 	{connections.ErrQuotaExceeded, http.StatusInsufficientStorage, codeQuotaLimitReached, "The connection holds its maximum of items."},
 	{connections.ErrPreconditionFailed, http.StatusPreconditionFailed, codeResourceModified, "The resource has changed since the ETag in If-Match was read."},
 	{connections.ErrForbidden, http.StatusForbidden, codeAccessDenied, "The caller lacks the permission this request needs."},
+	{connections.ErrGone, http.StatusGone, codeSyncStateNotFound, "The change log no longer holds the changes after this point."},
 	{connections.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "The service is temporarily unavailable. Retry after the delay in the Retry-After header."},
 	{errRequestTimeout, http.StatusRequestTimeout, codeRequestTimeout, "The request body did not arrive in time."},
 	{tenantgate.ErrBusy, http.StatusTooManyRequests, codeTooManyRequests,

@@ -70,8 +70,17 @@ func (f *fakeService) CreateOperation(_ context.Context, _ connections.Caller, c
 	return connections.Operation{ConnectionID: connectionID, ID: n.ID, Status: n.Status, Error: n.Error, Version: 1}, false, f.call("CreateOperation")
 }
 
-func (f *fakeService) GetOperation(_ context.Context, _ connections.Caller, connectionID, id string, _ []string) (connections.Operation, error) {
-	return connections.Operation{ConnectionID: connectionID, ID: id, Status: connections.StatusInProgress, Version: 1}, f.call("GetOperation")
+func (f *fakeService) WaitOperation(_ context.Context, _ connections.Caller, connectionID, id string, _ []string, _ connections.WaitCondition) (connections.Operation, error) {
+	return connections.Operation{ConnectionID: connectionID, ID: id, Status: connections.StatusInProgress, Version: 1}, f.call("WaitOperation")
+}
+
+func (f *fakeService) FollowChanges(context.Context, connections.Caller, string, *int64) (*connections.Feed, error) {
+	if err := f.call("FollowChanges"); err != nil {
+		return nil, err
+	}
+	// The fake has no change log; a stream it opened would have nothing
+	// to follow.
+	return nil, connections.ErrUnavailable
 }
 
 func (f *fakeService) ListOperations(context.Context, connections.Caller, string, connections.ListQuery) (connections.Page[connections.Operation], error) {

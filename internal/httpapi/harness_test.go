@@ -34,6 +34,7 @@ type env struct {
 	t    *testing.T
 	pool *pgxpool.Pool
 	url  string
+	vals map[string]string // the environment it was built with
 }
 
 func newEnv(t *testing.T) *env { return newAppEnv(t, nil, nil) }
@@ -49,6 +50,18 @@ func newAppEnv(t *testing.T, vars map[string]string, logs io.Writer) *env {
 	}
 	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
 	maps.Copy(vals, vars)
+	return startApp(t, vals, logs)
+}
+
+// replica is another connops on e's database, as a second replica of a
+// deployment: same environment, its own pool, hub and engine.
+func (e *env) replica() *env {
+	e.t.Helper()
+	return startApp(e.t, e.vals, io.Discard)
+}
+
+func startApp(t *testing.T, vals map[string]string, logs io.Writer) *env {
+	t.Helper()
 	cfg, err := app.LoadConfig(func(k string) string { return vals[k] }, app.Need{Database: true, Auth: true})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +72,7 @@ func newAppEnv(t *testing.T, vars map[string]string, logs io.Writer) *env {
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	return &env{t: t, pool: a.Pool(), url: srv.URL}
+	return &env{t: t, pool: a.Pool(), url: srv.URL, vals: vals}
 }
 
 // token signs a token for tenant and app with the given permissions.

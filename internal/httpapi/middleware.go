@@ -210,7 +210,9 @@ const deadlineKey = "connops.startDeadline"
 // client spends sending is not time the database took, and a slow sender
 // gets 408 from the read deadline, not a 503.
 func (s *server) withTimeout(c *gin.Context) {
-	if s.cfg.RequestTimeout <= 0 {
+	// A wait or a stream is held open on purpose; each read it makes has
+	// the timeout instead (connections.Options.ReadTimeout).
+	if s.cfg.RequestTimeout <= 0 || longLived(c) {
 		return
 	}
 	// A request inside a $batch already carries the batch's deadline, which

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,18 +49,33 @@ func (s *server) getOperation(rt route) gin.HandlerFunc {
 			return
 		}
 		connectionID := c.Param("connectionId")
-		op, err := s.svc.GetOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"), opts.Select)
+		noneMatch, anyTag := parseIfNoneMatch(c)
+		wait := connections.WaitCondition{NoneMatch: noneMatch, For: s.waitFor(c)}
+		op, err := s.svc.WaitOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"), opts.Select, wait)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
+		if wait.For > 0 {
+			c.Writer.Header().Add("Preference-Applied", "wait="+strconv.Itoa(int(wait.For/time.Second)))
+		}
 		c.Header("ETag", etag(op.Version))
+		if anyTag || slices.Contains(noneMatch, op.Version) {
+			// The caller holds this version already (RFC 9110 If-None-Match).
+			c.Header("Cache-Control", "no-cache")
+			c.Status(http.StatusNotModified)
+			return
+		}
 		s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op, opts.Select))
 	}
 }
 
 func (s *server) listOperations(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if longLived(c) {
+			s.streamChanges(c, rt, c.Param("connectionId"))
+			return
+		}
 		opts, err := s.parseQuery(c, rt, listRules)
 		if err != nil {
 			s.writeError(c, err)
@@ -80,6 +97,24 @@ func (s *server) listOperations(rt route) gin.HandlerFunc {
 		s.respond(c, http.StatusOK, list)
 	}
 }
+
+// waitFor is the wait a Prefer: wait=N asks for, capped at WAIT_MAX, or 0.
+// A held answer may take longer than the server's write timeout, so the
+// deadline moves past the wait.
+func (s *server) waitFor(c *gin.Context) time.Duration {
+	if !longLived(c) {
+		return 0
+	}
+	d := min(time.Duration(parsePrefer(c).wait)*time.Second, s.cfg.WaitMax)
+	if d > 0 {
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(d + writeSlack))
+	}
+	return d
+}
+
+// writeSlack is the time past a wait, or a stream's heartbeat, the
+// answer may take to write.
+const writeSlack = 30 * time.Second
 
 // countOperations answers the $count segment with a bare integer.
 func (s *server) countOperations(rt route) gin.HandlerFunc {

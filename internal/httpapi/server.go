@@ -40,6 +40,11 @@ type Config struct {
 	TenantGate *tenantgate.Gate
 	// RequestTimeout bounds how long a request may wait on the database.
 	RequestTimeout time.Duration
+	// WaitMax caps Prefer: wait (0: waits are not honoured).
+	WaitMax time.Duration
+	// StreamHeartbeat is how often an idle event stream sends a comment
+	// (default 15s).
+	StreamHeartbeat time.Duration
 	// TrustedProxies are the addresses (IPs or CIDR ranges) whose
 	// X-Forwarded-For is believed for the client IP, and whose
 	// X-Forwarded-Proto and X-Forwarded-Host are believed for absolute
@@ -87,7 +92,9 @@ type service interface {
 	UpdateConnection(ctx context.Context, caller connections.Caller, id string, p connections.ConnectionPatch, pre *connections.Precondition) (connections.Connection, error)
 	DeleteConnection(ctx context.Context, caller connections.Caller, id string) error
 	CreateOperation(ctx context.Context, caller connections.Caller, connectionID string, n connections.NewOperation, key *connections.IdempotencyKey) (connections.Operation, bool, error)
-	GetOperation(ctx context.Context, caller connections.Caller, connectionID, id string, fields []string) (connections.Operation, error)
+	// WaitOperation is GetOperation when the condition asks for no wait.
+	WaitOperation(ctx context.Context, caller connections.Caller, connectionID, id string, fields []string, w connections.WaitCondition) (connections.Operation, error)
+	FollowChanges(ctx context.Context, caller connections.Caller, connectionID string, lastEventID *int64) (*connections.Feed, error)
 	ListOperations(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Operation], error)
 	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
 	UpdateOperation(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.OperationPatch, pre *connections.Precondition) (connections.Operation, error)

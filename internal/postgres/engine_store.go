@@ -65,6 +65,7 @@ func (s *Store) FinishWork(ctx context.Context, w connections.Work, worker strin
 	case err != nil:
 		return false, time.Time{}, fmt.Errorf("finish operation %s/%s: %w", w.ConnectionID, w.OperationID, domainError(err))
 	}
+	s.changed(w.TenantID)
 	return true, createdAt, nil
 }
 
@@ -96,6 +97,7 @@ func (s *Store) FinishOperation(ctx context.Context, scope connections.Scope, co
 	if err != nil {
 		return connections.Operation{}, fmt.Errorf("finish operation %s/%s: %w", connectionID, id, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return op, nil
 }
 

@@ -40,6 +40,9 @@ func (s *Store) CreateOperation(ctx context.Context, scope connections.Scope, op
 	if err != nil {
 		return connections.Operation{}, false, fmt.Errorf("insert operation %s/%s: %w", op.ConnectionID, op.ID, domainError(err))
 	}
+	if !replayed {
+		s.changed(scope.TenantID)
+	}
 	return snap.operation(), replayed, nil
 }
 
@@ -209,6 +212,7 @@ func (s *Store) UpdateOperation(ctx context.Context, scope connections.Scope, co
 	if err != nil {
 		return connections.Operation{}, fmt.Errorf("update operation %s/%s: %w", connectionID, id, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return op, nil
 }
 
@@ -231,6 +235,7 @@ func (s *Store) DeleteOperation(ctx context.Context, scope connections.Scope, co
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("delete operation %s/%s: %w", connectionID, id, connections.ErrNotFound)
 	}
+	s.changed(scope.TenantID)
 	return nil
 }
 

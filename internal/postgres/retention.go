@@ -129,3 +129,37 @@ func (s *Store) purgeBatch(ctx context.Context, sql string, args []any) (n int64
 	})
 	return n, locked, err
 }
+
+// purgeChangesSQL removes one batch of changes older than $1 seconds and
+// moves each tenant's horizon past the highest id it removed, in one
+// statement: a stream resuming below the horizon is told it may have
+// missed changes.
+const purgeChangesSQL = `
+WITH gone AS (
+  DELETE FROM changes c WHERE c.ctid IN (
+    SELECT ctid FROM changes WHERE at < now() - make_interval(secs => $1) LIMIT $2)
+  RETURNING c.tenant_id, c.id
+), horizon AS (
+  INSERT INTO change_log_horizon (tenant_id, purged_through)
+  SELECT tenant_id, max(id) FROM gone GROUP BY tenant_id
+  ON CONFLICT (tenant_id) DO UPDATE SET purged_through = greatest(change_log_horizon.purged_through, EXCLUDED.purged_through)
+)
+SELECT count(*) FROM gone`
+
+// PurgeChanges deletes changes logged more than age ago, in batches of
+// batch rows, under the retention job's lock like Purge.
+func (s *Store) PurgeChanges(ctx context.Context, age time.Duration, batch int) (n int64, skipped bool, err error) {
+	for {
+		got, locked, err := s.purgeBatch(ctx, purgeChangesSQL, []any{age.Seconds(), batch})
+		if err != nil {
+			return n, false, fmt.Errorf("purge changes: %w", domainError(err))
+		}
+		if !locked {
+			return n, true, nil
+		}
+		n += got
+		if got < int64(batch) {
+			return n, false, nil
+		}
+	}
+}

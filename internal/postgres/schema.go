@@ -75,6 +75,7 @@ func (s *Store) RegisterSchema(ctx context.Context, scope connections.Scope, con
 	if err != nil {
 		return connections.Operation{}, fmt.Errorf("register schema on %s: %w", connectionID, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return created, nil
 }
 

@@ -15,6 +15,7 @@ import (
 type Store struct {
 	pool    *pgxpool.Pool
 	gate    *tenantgate.Gate
+	changed func(tenantID string)
 	creates *writeQueues[newOperation, connections.Operation]
 	items   *writeQueues[itemWrite, bool]
 }
@@ -29,13 +30,21 @@ type StoreOptions struct {
 	// Gate bounds each tenant's concurrent statements; the write queues
 	// take a slot around each statement they write. nil admits everything.
 	Gate *tenantgate.Gate
+	// Changed, if set, is told the tenant after every write that logged
+	// changes (the change log's triggers) has committed: the change hub
+	// wakes watchers with it.
+	Changed func(tenantID string)
 }
 
 // NewStore returns a store over pool.
 func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
-	return &Store{pool: pool, gate: opts.Gate,
-		creates: newWriteQueues(pool, opts.GroupStart, opts.Gate, insertOperations),
-		items:   newWriteQueues(pool, opts.GroupStart, opts.Gate, upsertItems)}
+	changed := opts.Changed
+	if changed == nil {
+		changed = func(string) {}
+	}
+	return &Store{pool: pool, gate: opts.Gate, changed: changed,
+		creates: newWriteQueues(pool, opts.GroupStart, opts.Gate, insertOperations, changed),
+		items:   newWriteQueues(pool, opts.GroupStart, opts.Gate, upsertItems, nil)}
 }
 
 // Close refuses new creates and waits for the write queues to drain, so
@@ -122,6 +131,7 @@ func (s *Store) CreateConnection(ctx context.Context, scope connections.Scope, c
 	if err != nil {
 		return connections.Connection{}, false, fmt.Errorf("insert connection %s: %w", c.ID, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return snap.connection(), replayed, nil
 }
 
@@ -197,6 +207,7 @@ func (s *Store) UpdateConnection(ctx context.Context, scope connections.Scope, i
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", id, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return c, nil
 }
 
@@ -231,5 +242,6 @@ func (s *Store) DeleteConnection(ctx context.Context, scope connections.Scope, i
 	if err != nil {
 		return fmt.Errorf("delete connection %s: %w", id, domainError(err))
 	}
+	s.changed(scope.TenantID)
 	return nil
 }

@@ -28,6 +28,8 @@ type writeQueues[In, Out any] struct {
 	// write writes one group for one connection and scope, and reports on
 	// each input in order; an error fails the whole group.
 	write func(ctx context.Context, db batchSender, key queueKey, group []In) ([]result[Out], error)
+	// committed, if set, is told the tenant after each group commits.
+	committed func(tenantID string)
 
 	mu     sync.Mutex
 	queues map[queueKey][]*job[In, Out] // present while its queue is busy
@@ -79,8 +81,9 @@ const (
 const settleWriteSQL = `SELECT set_config('lock_timeout', '` + lockTimeout + `', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 func newWriteQueues[In, Out any](pool *pgxpool.Pool, groupStart GroupStart, gate *tenantgate.Gate,
-	write func(context.Context, batchSender, queueKey, []In) ([]result[Out], error)) *writeQueues[In, Out] {
-	return &writeQueues[In, Out]{pool: pool, groupStart: groupStart, gate: gate, write: write, queues: map[queueKey][]*job[In, Out]{}}
+	write func(context.Context, batchSender, queueKey, []In) ([]result[Out], error), committed func(string)) *writeQueues[In, Out] {
+	return &writeQueues[In, Out]{pool: pool, groupStart: groupStart, gate: gate, write: write, committed: committed,
+		queues: map[queueKey][]*job[In, Out]{}}
 }
 
 // submit writes in and returns its outcome.
@@ -185,6 +188,9 @@ func (w *writeQueues[In, Out]) run(ctx context.Context, key queueKey, group []In
 	if err == nil {
 		results, err = w.write(ctx, w.pool, key, group)
 		release()
+	}
+	if err == nil && w.committed != nil {
+		w.committed(key.scope.TenantID)
 	}
 	if err != nil {
 		results = make([]result[Out], len(group))

@@ -1,5 +1,5 @@
-// Package retention runs the background job that purges finished operations
-// and expired idempotency keys.
+// Package retention runs the background job that purges finished operations,
+// expired idempotency keys, old changes and what deleted connections left.
 package retention
 
 import (
@@ -13,6 +13,7 @@ import (
 // purger is the store's purge.
 type purger interface {
 	Purge(ctx context.Context, age time.Duration, batch int) (postgres.Purged, error)
+	PurgeChanges(ctx context.Context, age time.Duration, batch int) (n int64, skipped bool, err error)
 }
 
 // Job describes one retention loop.
@@ -20,6 +21,9 @@ type Job struct {
 	Store purger
 	// Age is how long finished operations are kept after their last update.
 	Age time.Duration
+	// ChangeAge is how long the change log keeps a change; 0 keeps every
+	// change.
+	ChangeAge time.Duration
 	// Every is the pause between rounds.
 	Every time.Duration
 	// Batch is the rows deleted per statement: small, so each delete holds
@@ -56,6 +60,17 @@ func (j Job) round(ctx context.Context) {
 	if p.Skipped {
 		return
 	}
+	var changes int64
+	if j.ChangeAge > 0 {
+		var skipped bool
+		changes, skipped, err = j.Store.PurgeChanges(ctx, j.ChangeAge, j.Batch)
+		if err != nil && ctx.Err() == nil {
+			j.Log.WarnContext(ctx, "retention round failed", slog.String("error", err.Error()))
+		}
+		if skipped {
+			return
+		}
+	}
 	if p.Operations > 0 || p.IdempotencyKeys > 0 {
 		j.Log.InfoContext(ctx, "retention purged", slog.Int64("operations", p.Operations), slog.Int64("idempotency_keys", p.IdempotencyKeys))
 	}
@@ -64,5 +79,6 @@ func (j Job) round(ctx context.Context) {
 		j.Purged("idempotency_keys", p.IdempotencyKeys)
 		j.Purged("items", p.Items)
 		j.Purged("external_groups", p.Groups)
+		j.Purged("changes", changes)
 	}
 }
