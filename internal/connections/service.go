@@ -51,6 +51,7 @@ type Store interface {
 	ItemStore
 	GroupStore
 	ChangeStore
+	StatisticsStore
 
 	// FinishOperation ends a service-started operation with outcome, with
 	// every consequence the engine's own finish has (schema active,

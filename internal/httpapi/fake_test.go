@@ -74,6 +74,10 @@ func (f *fakeService) WaitOperation(_ context.Context, _ connections.Caller, con
 	return connections.Operation{ConnectionID: connectionID, ID: id, Status: connections.StatusInProgress, Version: 1}, f.call("WaitOperation")
 }
 
+func (f *fakeService) ConnectionStatistics(context.Context, connections.Caller, string) (connections.Statistics, error) {
+	return connections.Statistics{}, f.call("ConnectionStatistics")
+}
+
 func (f *fakeService) FollowChanges(context.Context, connections.Caller, string, *int64) (*connections.Feed, error) {
 	if err := f.call("FollowChanges"); err != nil {
 		return nil, err

@@ -95,6 +95,7 @@ type service interface {
 	// WaitOperation is GetOperation when the condition asks for no wait.
 	WaitOperation(ctx context.Context, caller connections.Caller, connectionID, id string, fields []string, w connections.WaitCondition) (connections.Operation, error)
 	FollowChanges(ctx context.Context, caller connections.Caller, connectionID string, lastEventID *int64) (*connections.Feed, error)
+	ConnectionStatistics(ctx context.Context, caller connections.Caller, connectionID string) (connections.Statistics, error)
 	ListOperations(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Operation], error)
 	CountOperations(ctx context.Context, caller connections.Caller, connectionID string, f connections.Filter) (int64, error)
 	UpdateOperation(ctx context.Context, caller connections.Caller, connectionID, id string, p connections.OperationPatch, pre *connections.Precondition) (connections.Operation, error)
@@ -232,6 +233,8 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 			get(g, "/:connectionId/groups/:groupId/members", slot, s.listMembers(rt))
 			get(g, "/:connectionId/groups/:groupId/members/:memberId", slot, s.getMember(rt))
 			g.DELETE("/:connectionId/groups/:groupId/members/:memberId", slot, s.deleteMember)
+			// A connops extension for dashboards (docs/api.md#statistics).
+			get(g, "/:connectionId/statistics", slot, s.getStatistics)
 			if version == "beta" {
 				get(g, "/:connectionId/quota", slot, s.getQuota(rt))
 			}
