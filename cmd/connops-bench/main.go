@@ -7,6 +7,7 @@
 // docs/performance.md.
 //
 //	go run ./cmd/connops-bench [-duration 5s] [-clients 1,8,32,64] [-sizes 10000,1000000] [-skip-large]
+//	                           [-steps creates,spread,batches,reads,waiters,startup] [-waiters 10000]
 package main
 
 import (
@@ -38,8 +39,18 @@ type options struct {
 	// profileClients is the client count of the create steps profiled.
 	profileClients int
 	rateLimit      float64
-	args           []string
+	// steps are the steps to run (allSteps by default); waiters is the
+	// waiters step's count.
+	steps   []string
+	waiters int
+	args    []string
 }
+
+// allSteps are the bench's steps, in the order they run.
+var allSteps = []string{"creates", "spread", "batches", "reads", "waiters", "startup"}
+
+// runs reports whether the run includes step.
+func (o options) runs(step string) bool { return slices.Contains(o.steps, step) }
 
 // errUsage means the flag package already reported the problem.
 var errUsage = errors.New("usage")
@@ -83,6 +94,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&opts.rateLimit, "rate-limit", 1e6, "the service's RATE_LIMIT_RPS and RATE_LIMIT_BURST: high, so the limiter runs but never rejects; 0 turns it off")
 	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the service during the single-connection create step at -profile-clients to this file, "+
 		"and of the spread step to the same name with -spread before the extension (via ADMIN_ADDR pprof)")
+	steps := fs.String("steps", strings.Join(allSteps, ","), "steps to run, of "+strings.Join(allSteps, ","))
+	fs.IntVar(&opts.waiters, "waiters", 10_000, "concurrent GETs with Prefer: wait held by the waiters step")
 	fs.IntVar(&opts.profileClients, "profile-clients", 0, "client count of the create steps to profile and sample RSS in (default: the largest of -clients)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,6 +112,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if opts.sizes, err = parseInts(*sizes); err != nil {
 		return opts, fmt.Errorf("-sizes: %w", err)
+	}
+	for _, st := range strings.Split(*steps, ",") {
+		if st = strings.TrimSpace(st); st == "" {
+			continue
+		}
+		if !slices.Contains(allSteps, st) {
+			return opts, fmt.Errorf("-steps: %q is not one of %s", st, strings.Join(allSteps, ","))
+		}
+		opts.steps = append(opts.steps, st)
+	}
+	if opts.waiters < 1 {
+		return opts, errors.New("-waiters must be positive")
 	}
 	if len(opts.clients) == 0 {
 		return opts, errors.New("-clients needs at least one count")

@@ -92,36 +92,53 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 		return err
 	}
 
-	creates, err := b.runCreates(ctx, singleSpread(tenant{id: b.tenant, token: b.token}), b.opts.cpuProfile)
-	if err != nil {
-		return err
+	var creates []createRow
+	if b.opts.runs("creates") {
+		if creates, err = b.runCreates(ctx, singleSpread(tenant{id: b.tenant, token: b.token}), b.opts.cpuProfile); err != nil {
+			return err
+		}
+		printCreates(stdout, "### Creates: service (HTTP POST .../operations) vs raw INSERT, same database server", creates)
+		b.printMemory(stdout, creates)
 	}
-	printCreates(stdout, "### Creates: service (HTTP POST .../operations) vs raw INSERT, same database server", creates)
-	b.printMemory(stdout, creates)
 
-	spreadCreates, err := b.runCreates(ctx, b.spread, withSuffix(b.opts.cpuProfile, "-spread"))
-	if err != nil {
-		return err
+	if b.opts.runs("spread") {
+		spreadCreates, err := b.runCreates(ctx, b.spread, withSuffix(b.opts.cpuProfile, "-spread"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		printCreates(stdout, fmt.Sprintf("### Creates spread over %s (client i: tenant i%%%d, its connections round-robin per request): "+
+			"service vs raw INSERT, same spread, same database server", b.spread.describe(), spreadTenants), spreadCreates)
+		b.printMemory(stdout, spreadCreates)
 	}
-	fmt.Fprintln(stdout)
-	printCreates(stdout, fmt.Sprintf("### Creates spread over %s (client i: tenant i%%%d, its connections round-robin per request): "+
-		"service vs raw INSERT, same spread, same database server", b.spread.describe(), spreadTenants), spreadCreates)
-	b.printMemory(stdout, spreadCreates)
 
-	batches, err := b.runBatches(ctx, creates)
-	if err != nil {
-		return err
+	if b.opts.runs("batches") {
+		batches, err := b.runBatches(ctx, creates)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		printBatches(stdout, batches)
 	}
-	fmt.Fprintln(stdout)
-	printBatches(stdout, batches)
 
-	reads, err := b.runReads(ctx)
-	if err != nil {
-		return err
+	if b.opts.runs("reads") {
+		reads, err := b.runReads(ctx)
+		if err != nil {
+			return err
+		}
+		if len(reads) > 0 {
+			fmt.Fprintf(stdout, "\n### Reads at %d clients\n\n", readClients)
+			printReads(stdout, reads)
+		}
 	}
-	if len(reads) > 0 {
-		fmt.Fprintf(stdout, "\n### Reads at %d clients\n\n", readClients)
-		printReads(stdout, reads)
+
+	if b.opts.runs("waiters") {
+		fmt.Fprintf(stderr, "waiters: %d\n", b.opts.waiters)
+		waiters, err := b.runWaiters(ctx, b.opts.waiters)
+		if err != nil {
+			return err
+		}
+		printWaiters(stdout, waiters)
 	}
 
 	hwm, _ := memoryKB(b.svc.pid(), "VmHWM")
@@ -133,6 +150,9 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	fmt.Fprintf(stdout, "\nservice peak RSS over the whole run (VmHWM): %s; service log: %d lines, %.1f MiB\n",
 		fmtMiB(hwm), lines, float64(size)/(1<<20))
 
+	if !b.opts.runs("startup") {
+		return nil
+	}
 	fmt.Fprintln(stderr, "timing start-up")
 	times, err := startupTimes(ctx, svcCfg, startupRuns)
 	if err != nil {

@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	metrics := telemetry.New(a.pool)
+	metrics.WatchGauge(hub.Watchers)
 	eng := engine.New(a.store, engine.Options{Lease: cfg.EngineLease, Metrics: metrics, Log: log})
 	svc := connections.NewService(a.store, log, connections.Options{
 		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL,

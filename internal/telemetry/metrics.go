@@ -141,3 +141,11 @@ func (m *Metrics) OperationsByStatus(counts map[string]int64) {
 		m.byStatus.WithLabelValues(s).Set(float64(counts[s]))
 	}
 }
+
+// WatchGauge exposes watchers as connops_change_watchers: the waits and
+// event streams this replica holds open.
+func (m *Metrics) WatchGauge(watchers func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "connops_change_watchers", Help: "Waiting requests (Prefer: wait) and event streams this replica holds open.",
+	}, func() float64 { return float64(watchers()) }))
+}
