@@ -157,6 +157,7 @@ func (e *env) itemsScenario(t *testing.T, m mount, tenant string) {
 		return map[string]any{"properties": props, "acl": []any{everyone}}
 	}
 	bad("b1", withProps(map[string]any{"colour": "red"}), valid, "properties.colour")
+	bad("b1", withProps(map[string]any{"Title": "upper", "title": "lower"}), valid, "properties.title")
 	bad("b1", withProps(map[string]any{"title": 7}), valid, "properties.title")
 	bad("b1", withProps(map[string]any{"modified": "2024-01-01T10:00:00"}), valid, "properties.modified")
 	bad("b1", withProps(map[string]any{"priority": 1.5}), valid, "properties.priority")
