@@ -185,6 +185,12 @@ func (s Schema) CheckProperties(props map[string]PropertyValue, atLeastOne bool)
 			return nil, invalidField(path, "is not a property of the connection's schema")
 		}
 		p := s.Properties[i]
+		if _, twice := out[p.Name]; twice {
+			// Names match the schema without regard to case, so "title"
+			// and "Title" are one property: keeping either would drop the
+			// other's value unseen.
+			return nil, invalidField(path, "is the schema property '%s', which another property of the item names too", p.Name)
+		}
 		if err := checkAnnotation(path, p.Type, v.ODataType); err != nil {
 			return nil, err
 		}

@@ -144,10 +144,14 @@ func (s *Service) itemWriteError(err error, connectionID string) error {
 	return connectionError(err, connectionID)
 }
 
-// GetItem returns one item.
-func (s *Service) GetItem(ctx context.Context, caller Caller, connectionID, itemID string) (Item, error) {
+// GetItem returns one item. fields is its $select, checked here; the
+// caller renders the selection.
+func (s *Service) GetItem(ctx context.Context, caller Caller, connectionID, itemID string, fields []string) (Item, error) {
 	scope, err := caller.itemReadScope()
 	if err != nil {
+		return Item{}, err
+	}
+	if err := validateFields(fields, itemFields); err != nil {
 		return Item{}, err
 	}
 	item, err := s.store.GetItem(ctx, scope, connectionID, itemID)

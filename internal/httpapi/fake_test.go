@@ -150,7 +150,7 @@ func (f *fakeService) PutItem(context.Context, connections.Caller, string, strin
 	return true, f.call("PutItem")
 }
 
-func (f *fakeService) GetItem(_ context.Context, _ connections.Caller, _, id string) (connections.Item, error) {
+func (f *fakeService) GetItem(_ context.Context, _ connections.Caller, _, id string, _ []string) (connections.Item, error) {
 	return connections.Item{ID: id}, f.call("GetItem")
 }
 

@@ -24,13 +24,17 @@ func renderGroup(context string, g connections.ExternalGroup) object {
 	return body.add("@odata.etag", etag(g.Version)).add("id", g.ID).add("displayName", name).add("description", desc)
 }
 
-func renderMember(context string, m connections.Member) object {
+// renderMember builds a member's body with the selected properties.
+func renderMember(context string, m connections.Member, selects []string) object {
 	body := make(object, 0, 5)
 	if context != "" {
 		body = body.add("@odata.context", context)
 	}
-	body = body.add("@odata.type", "#"+typeIdentity).add("id", m.ID).add("type", m.Type)
-	if m.IdentitySource != "" {
+	body = body.add("@odata.type", "#"+typeIdentity).add("id", m.ID)
+	if selected(selects, "type") {
+		body = body.add("type", m.Type)
+	}
+	if m.IdentitySource != "" && selected(selects, "identitySource") {
 		body = body.add("identitySource", m.IdentitySource)
 	}
 	return body
@@ -164,7 +168,7 @@ func (s *server) addMember(rt route) gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", s.entityURL(c, rt, connectionID, "groups", groupID, "members", added.ID))
-		s.respond(c, http.StatusCreated, renderMember(s.memberContext(c, rt, connectionID, groupID), added))
+		s.respond(c, http.StatusCreated, renderMember(s.memberContext(c, rt, connectionID, groupID), added, nil))
 	}
 }
 
@@ -180,7 +184,7 @@ func (s *server) getMember(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		s.respond(c, http.StatusOK, renderMember(s.memberContext(c, rt, connectionID, groupID), m))
+		s.respond(c, http.StatusOK, renderMember(s.memberContext(c, rt, connectionID, groupID), m, nil))
 	}
 }
 
@@ -200,7 +204,7 @@ func (s *server) listMembers(rt route) gin.HandlerFunc {
 		list := collection{Context: s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/groups"+odataKey(groupID)+"/members"),
 			Count: page.Count, Value: []any{}}
 		for _, m := range page.Items {
-			list.Value = append(list.Value, renderMember("", m))
+			list.Value = append(list.Value, renderMember("", m, opts.Select))
 		}
 		if page.Next != nil {
 			list.NextLink = s.nextLink(c, opts, page.Next)

@@ -40,7 +40,7 @@ func (s *server) getItem(rt route) gin.HandlerFunc {
 			return
 		}
 		connectionID := c.Param("connectionId")
-		it, err := s.svc.GetItem(c.Request.Context(), mustCaller(c), connectionID, c.Param("itemId"))
+		it, err := s.svc.GetItem(c.Request.Context(), mustCaller(c), connectionID, c.Param("itemId"), opts.Select)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -166,6 +166,10 @@ func (s *server) addActivities(rt route) gin.HandlerFunc {
 // getQuota answers beta's quota navigation.
 func (s *server) getQuota(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if _, err := s.parseQuery(c, rt, nil); err != nil {
+			s.writeError(c, err)
+			return
+		}
 		connectionID := c.Param("connectionId")
 		q, err := s.svc.ItemQuota(c.Request.Context(), mustCaller(c), connectionID)
 		if err != nil {

@@ -104,7 +104,7 @@ type service interface {
 	GetSchema(ctx context.Context, caller connections.Caller, connectionID string) (connections.SchemaVersion, error)
 
 	PutItem(ctx context.Context, caller connections.Caller, connectionID, itemID string, in connections.ItemInput) (bool, error)
-	GetItem(ctx context.Context, caller connections.Caller, connectionID, itemID string) (connections.Item, error)
+	GetItem(ctx context.Context, caller connections.Caller, connectionID, itemID string, fields []string) (connections.Item, error)
 	UpdateItem(ctx context.Context, caller connections.Caller, connectionID, itemID string, p connections.ItemPatch) (connections.Item, error)
 	DeleteItem(ctx context.Context, caller connections.Caller, connectionID, itemID string) error
 	ListItems(ctx context.Context, caller connections.Caller, connectionID string, q connections.ListQuery) (connections.Page[connections.Item], error)

@@ -71,7 +71,15 @@ func TestServiceMatchesDocument(t *testing.T) {
 				t.Parallel()
 				e.mountErrors(t, m, fmt.Sprintf("errtenant%d", i))
 			})
+			t.Run(m.name+" items", func(t *testing.T) {
+				t.Parallel()
+				e.itemsScenario(t, m, fmt.Sprintf("itemtenant%d", i))
+			})
 		}
+		t.Run("item quota", func(t *testing.T) {
+			t.Parallel()
+			itemQuotaScenario(t)
+		})
 		for _, v := range []string{"v1.0", "beta"} {
 			t.Run("batch "+v, func(t *testing.T) {
 				t.Parallel()

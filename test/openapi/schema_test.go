@@ -117,10 +117,11 @@ func (e *env) schemaScenario(t *testing.T, m mount, tenant string) {
 		}}},
 		"searchSettings": map[string]any{"searchResultTemplates": []any{map[string]any{"id": "only", "priority": 1, "layout": layout}}},
 	}})
+	// null clears a setting; an empty one empties it.
 	rep := e.do(t, req{method: http.MethodPatch, target: item, token: w, status: http.StatusOK,
 		header: map[string]string{"Prefer": "return=representation"},
 		body:   map[string]any{"activitySettings": nil, "searchSettings": map[string]any{"@odata.type": "microsoft.graph.externalConnectors.searchSettings"}}}).object(t)
-	if rep["activitySettings"] == nil || len(rep["searchSettings"].(map[string]any)["searchResultTemplates"].([]any)) != 0 {
+	if rep["activitySettings"] != nil || len(rep["searchSettings"].(map[string]any)["searchResultTemplates"].([]any)) != 0 {
 		t.Errorf("after PATCH: activitySettings %v, searchSettings %v", rep["activitySettings"], rep["searchSettings"])
 	}
 	e.do(t, req{method: http.MethodPatch, target: item, token: w, status: http.StatusBadRequest, request: invalid,
