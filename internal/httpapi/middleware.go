@@ -62,10 +62,17 @@ func requestIDs(c *gin.Context) ids {
 	return id
 }
 
-// logRequests writes one line per request after it is answered.
+// logRequests writes one line per request after it is answered. The line
+// is built in logRequest, not here: this frame stays on the stack while
+// the request runs, and a held wait keeps every such frame for its whole
+// wait (see connections.onOwnStack).
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	s.logRequest(c, start)
+}
+
+func (s *server) logRequest(c *gin.Context, start time.Time) {
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"

@@ -43,31 +43,66 @@ func (s *server) createOperation(rt route) gin.HandlerFunc {
 
 func (s *server) getOperation(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		opts, err := s.parseQuery(c, rt, getRules)
-		if err != nil {
-			s.writeError(c, err)
+		var q *operationRead
+		ok := false
+		// Parsing runs deeper than the wait itself: on the request's own
+		// goroutine it would grow the stack the wait then holds.
+		onOwnStack(func() { q, ok = s.operationQuery(c, rt) })
+		if !ok {
 			return
 		}
-		connectionID := c.Param("connectionId")
-		noneMatch, anyTag := parseIfNoneMatch(c)
-		wait := connections.WaitCondition{NoneMatch: noneMatch, For: s.waitFor(c)}
-		op, err := s.svc.WaitOperation(c.Request.Context(), mustCaller(c), connectionID, c.Param("operationId"), opts.Select, wait)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if wait.For > 0 {
-			c.Writer.Header().Add("Preference-Applied", "wait="+strconv.Itoa(int(wait.For/time.Second)))
-		}
-		c.Header("ETag", etag(op.Version))
-		if anyTag || slices.Contains(noneMatch, op.Version) {
-			// The caller holds this version already (RFC 9110 If-None-Match).
-			c.Header("Cache-Control", "no-cache")
-			c.Status(http.StatusNotModified)
-			return
-		}
-		s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, connectionID), op, opts.Select))
+		op, err := s.svc.WaitOperation(c.Request.Context(), mustCaller(c), q.connectionID, c.Param("operationId"), q.selects, q.wait)
+		s.answerOperation(c, rt, q, op, err)
 	}
+}
+
+// onOwnStack runs f on a goroutine of its own and waits for it: a request
+// that will be held open keeps, while it is held, the largest stack it
+// ever needed, so deep work before the hold runs elsewhere.
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	<-done
+}
+
+// operationRead is a GET of an operation as its handler reads it. The
+// handler's own frame stays small (a pointer): a wait holds it, and every
+// frame under it, for as long as it waits.
+type operationRead struct {
+	connectionID string
+	selects      []string
+	wait         connections.WaitCondition
+	anyTag       bool
+}
+
+func (s *server) operationQuery(c *gin.Context, rt route) (*operationRead, bool) {
+	opts, err := s.parseQuery(c, rt, getRules)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	q := &operationRead{connectionID: c.Param("connectionId"), selects: opts.Select}
+	q.wait.NoneMatch, q.anyTag = parseIfNoneMatch(c)
+	q.wait.For = s.waitFor(c)
+	return q, true
+}
+
+func (s *server) answerOperation(c *gin.Context, rt route, q *operationRead, op connections.Operation, err error) {
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if q.wait.For > 0 {
+		c.Writer.Header().Add("Preference-Applied", "wait="+strconv.Itoa(int(q.wait.For/time.Second)))
+	}
+	c.Header("ETag", etag(op.Version))
+	if q.anyTag || slices.Contains(q.wait.NoneMatch, op.Version) {
+		// The caller holds this version already (RFC 9110 If-None-Match).
+		c.Header("Cache-Control", "no-cache")
+		c.Status(http.StatusNotModified)
+		return
+	}
+	s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, q.connectionID), op, q.selects))
 }
 
 func (s *server) listOperations(rt route) gin.HandlerFunc {
