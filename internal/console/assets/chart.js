@@ -59,7 +59,8 @@ function options(spec, width, height) {
     // The tables say UTC; so do the axes.
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     scales: {
-      x: { time: !bars },
+      // Each bar spans its bucket, the last one too.
+      x: bars ? { time: false, range: (u, min, max) => [0, max + ((u.data[0][1] - u.data[0][0]) || 1)] } : { time: true },
       // Counts start at zero, and an empty hour still has an axis.
       y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
     },
