@@ -74,24 +74,38 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
+	operator := []string{connections.PermReadWriteAll, connections.PermItemReadWriteAll, connections.PermOperationsControl}
 	env := append(os.Environ(),
 		"CONSOLE_BASE_URL="+srv.URL,
 		"CONSOLE_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium(),
-		// The operator: reads and writes everything in tenant contoso, and
-		// may finish the operations connops starts.
-		"CONSOLE_TOKEN="+token(t, "contoso", time.Now(), connections.PermReadWriteAll, connections.PermOperationsControl),
-		"CONSOLE_READER_TOKEN="+token(t, "contoso", time.Now(), connections.PermReadAll),
-		"CONSOLE_NO_PERMISSION_TOKEN="+token(t, "contoso", time.Now()),
-		"CONSOLE_OTHER_TENANT_TOKEN="+token(t, "fabrikam", time.Now(), connections.PermReadAll),
-		"CONSOLE_EXPIRED_TOKEN="+token(t, "contoso", time.Now().Add(-2*time.Hour), connections.PermReadAll),
+		// The operator signs in: reads and writes everything in tenant
+		// contoso, items too, and may finish the operations connops starts.
+		// The tests seed data as another app, so the browser's requests
+		// have a rate limit of their own.
+		"CONSOLE_TOKEN="+token(t, "contoso", "console-e2e", now, operator...),
+		"CONSOLE_SEED_TOKEN="+token(t, "contoso", "console-seed", now, operator...),
+		"CONSOLE_READER_TOKEN="+token(t, "contoso", "console-e2e", now, connections.PermReadAll, connections.PermItemReadAll),
+		"CONSOLE_NO_ITEMS_TOKEN="+token(t, "contoso", "console-e2e", now, connections.PermReadAll),
+		"CONSOLE_NO_PERMISSION_TOKEN="+token(t, "contoso", "console-e2e", now),
+		"CONSOLE_OTHER_TENANT_TOKEN="+token(t, "fabrikam", "console-e2e", now, connections.PermReadAll, connections.PermItemReadAll),
+		"CONSOLE_EXPIRED_TOKEN="+token(t, "contoso", "console-e2e", now.Add(-2*time.Hour), connections.PermReadAll),
+		// The live tests work in a tenant of their own.
+		"CONSOLE_LIVE_TOKEN="+token(t, "northwind", "console-e2e", now, operator...),
+		"CONSOLE_LIVE_SEED_TOKEN="+token(t, "northwind", "console-seed", now, operator...),
 	)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 9*time.Minute)
 	defer cancel()
-	files, err := filepath.Glob("*.test.js")
+	// CONSOLE_TESTS picks the files (a glob), to run one while working on it.
+	pattern := "*.test.js"
+	if p := os.Getenv("CONSOLE_TESTS"); p != "" {
+		pattern = p
+	}
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no *.test.js here (%v)", err)
+		t.Fatalf("no %s here (%v)", pattern, err)
 	}
 	cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)...)
 	cmd.Env = env
@@ -105,10 +119,10 @@ func TestConsoleInChromium(t *testing.T) {
 
 // token mints a dev token, as `connops token` does, valid for an hour from
 // issued.
-func token(t *testing.T, tenant string, issued time.Time, roles ...string) string {
+func token(t *testing.T, tenant, app string, issued time.Time, roles ...string) string {
 	t.Helper()
 	tok, err := auth.Issue([]byte(secret), auth.DevToken{
-		TenantID: tenant, AppID: "console-e2e", Roles: roles, TTL: time.Hour,
+		TenantID: tenant, AppID: app, Roles: roles, TTL: time.Hour,
 	}, issued)
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,14 @@ export const env = {
   artifacts: process.env.CONSOLE_ARTIFACTS ?? new URL('./artifacts', import.meta.url).pathname,
   chromium: process.env.CHROMIUM ?? '/usr/bin/chromium',
   token: process.env.CONSOLE_TOKEN ?? '',
+  seed: process.env.CONSOLE_SEED_TOKEN ?? '',
   reader: process.env.CONSOLE_READER_TOKEN ?? '',
+  noItems: process.env.CONSOLE_NO_ITEMS_TOKEN ?? '',
   noPermission: process.env.CONSOLE_NO_PERMISSION_TOKEN ?? '',
   otherTenant: process.env.CONSOLE_OTHER_TENANT_TOKEN ?? '',
   expired: process.env.CONSOLE_EXPIRED_TOKEN ?? '',
+  live: process.env.CONSOLE_LIVE_TOKEN ?? '',
+  liveSeed: process.env.CONSOLE_LIVE_SEED_TOKEN ?? '',
 };
 
 /** Why the browser tests cannot run here, or '' when they can. */
@@ -67,7 +71,7 @@ export class Api {
 
 /**
  * openPage opens a tab that records console errors and warnings, uncaught
- * exceptions, dialogs and every request.
+ * exceptions, dialogs and every request (method, URL, headers, when).
  */
 export async function openPage(browser, viewport = desktop) {
   const context = await browser.newContext({ viewport });
@@ -83,33 +87,61 @@ export async function openPage(browser, viewport = desktop) {
     record.dialogs.push(d.message());
     await d.dismiss();
   });
-  page.on('request', (r) => record.requests.push({ url: r.url(), headers: r.headers() }));
+  page.on('request', (r) => record.requests.push({ method: r.method(), url: r.url(), headers: r.headers(), at: Date.now() }));
+  // Requests under way, streams left out (they stay open by design).
+  record.inflight = new Set();
+  const isStream = (r) => (r.headers().accept ?? '').includes('text/event-stream');
+  page.on('request', (r) => { if (!isStream(r)) record.inflight.add(r); });
+  page.on('requestfinished', (r) => record.inflight.delete(r));
+  page.on('requestfailed', (r) => record.inflight.delete(r));
   return { page, context, record };
 }
 
-// What the API answers today for routes the console calls before they
-// exist, or for data that is not there: the browser logs each as "Failed to
-// load resource", which is expected.
-const expectedMisses = [
-  { status: 404, path: /\/v1\.0\/external\/connections\/[^/]+\/schema$/ },
-  { status: 404, path: /\/v1\.0\/external\/connections\/[^/]+\/items(\/\$count)?$/ },
-  { status: 406, path: /^\/v1\.0\/external\/connections$/ }, // the event stream, not served yet
-];
+/** settled waits until a tab has had no request under way, other than its
+ * streams, for quietMs. */
+export async function settled(t, quietMs = 1500, ms = 30_000) {
+  const until = Date.now() + ms;
+  let since = Date.now();
+  let seen = t.record.requests.length;
+  for (;;) {
+    if (t.record.inflight.size > 0 || t.record.requests.length !== seen) {
+      since = Date.now();
+      seen = t.record.requests.length;
+    } else if (Date.now() - since >= quietMs) {
+      return;
+    }
+    if (Date.now() > until) throw new Error(`the tab never settled: ${t.record.inflight.size} requests under way`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** apiRequests are the recorded requests to the API, from index on, as
+ * {method, path (with query), stream (asked for text/event-stream)}. */
+export function apiRequests(record, from = 0) {
+  return record.requests.slice(from).filter((r) => new URL(r.url).pathname.startsWith('/v1.0/')).map((r) => {
+    const u = new URL(r.url);
+    return { method: r.method, path: decodeURIComponent(u.pathname + u.search), stream: (r.headers.accept ?? '').includes('text/event-stream'), headers: r.headers };
+  });
+}
 
 /**
- * unexpected lists the recorded problems that are not expected misses, nor
- * answers with a status in alsoAllowed (a test that signs in with a bad
- * token expects its 401s).
+ * unexpected lists the recorded problems that are not expected: the only
+ * API answers a tab may log as failed loads are the 404s of GET …/schema for
+ * the connections in noSchema (connops answers 404 for a connection with
+ * no schema, and the console cannot know beforehand), and answers with a
+ * status in statuses (a test that signs in with a bad token expects its
+ * 401s).
  */
-export function unexpected(record, alsoAllowed = []) {
+export function unexpected(record, { statuses = [], noSchema = [] } = {}) {
   return record.problems.filter((p) => {
     const m = /^Failed to load resource: the server responded with a status of (\d+)/.exec(p.text);
     if (!m || !p.url) return true;
     const status = Number(m[1]);
     const u = new URL(p.url);
-    if (u.origin !== env.base) return true;
-    if (alsoAllowed.includes(status) && u.pathname.startsWith('/v1.0/')) return false;
-    return !expectedMisses.some((e) => e.status === status && e.path.test(u.pathname));
+    if (u.origin !== env.base || !u.pathname.startsWith('/v1.0/')) return true;
+    if (statuses.includes(status)) return false;
+    const schema = /^\/v1\.0\/external\/connections\/([^/]+)\/schema$/.exec(u.pathname);
+    return !(status === 404 && schema && noSchema.includes(decodeURIComponent(schema[1])));
   });
 }
 
@@ -147,3 +179,37 @@ export async function screenshot(page, name, { fullPage = true } = {}) {
 export function lastSegment(location) {
   return decodeURIComponent(new URL(location).pathname.split('/').pop());
 }
+
+/** eventually retries fn until it stops throwing, or rethrows after ms. */
+export async function eventually(fn, ms = 20_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** item is a valid item for the docs schema the tests register. */
+export function item(id, i) {
+  return {
+    id,
+    properties: { title: `Release note ${i}`, url: `https://example.com/notes/${id}`, 'tags@odata.type': 'Collection(String)', tags: ['notes'] },
+    content: { value: `Body of note ${i}.`, type: 'text' },
+    acl: [{ accessType: 'grant', type: 'everyone', value: 'everyone' }],
+  };
+}
+
+export const docsSchema = {
+  baseType: 'microsoft.graph.externalItem',
+  properties: [
+    { name: 'title', type: 'String', isSearchable: true, isRetrievable: true, labels: ['title'] },
+    { name: 'url', type: 'String', isRetrievable: true, labels: ['url'] },
+    { name: 'tags', type: 'StringCollection', isQueryable: true, isRetrievable: true, isRefinable: true },
+  ],
+};

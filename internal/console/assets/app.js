@@ -153,13 +153,18 @@ const liveWords = {
   stream: 'Live',
   polling: 'Refreshing every 5 s',
   reconnecting: 'Reconnecting…',
+  paused: 'Paused while hidden',
   stopped: '',
 };
 
 function showLive(mode) {
   live.className = `live live-${mode}`;
   live.textContent = liveWords[mode] ?? '';
-  live.title = mode === 'polling' ? 'This connops has no event stream yet, so the console asks again every few seconds.' : '';
+  live.title = {
+    stream: 'Changes arrive on connops\'s event stream as they happen.',
+    polling: 'connops answered the event stream with no stream, so the console asks again every few seconds.',
+    paused: 'The tab is hidden, so its streams are closed; they resume where they stopped when it is shown.',
+  }[mode] ?? '';
 }
 
 window.addEventListener('hashchange', () => {

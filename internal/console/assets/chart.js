@@ -3,36 +3,52 @@
 // and the same numbers as a table for people who cannot see the canvas.
 
 import uPlot from './vendor/uplot/uPlot.esm.js';
-import { h } from './dom.js';
+import { h, replace, setText } from './dom.js';
 
 const palette = { blue: '#1d4ed8', green: '#15803d', red: '#b91c1c', purple: '#6d28d9', grey: '#4b5563' };
 
 /**
- * chart builds a chart. spec: title, description, kind ('time': x in unix
- * seconds, one line per series; 'bars': x are bucket starts, one bar per
- * bucket), xLabel, yLabel, series [{label, color}], data [xs, ...ys],
- * xFormat (for the table), signal (destroys the chart when aborted).
+ * chart builds a chart: {node, update(data, summary)}. spec: title,
+ * description, summary (the chart in words), kind ('time': x in unix
+ * seconds, shown in UTC, one line per series; 'bars': x are bucket starts,
+ * one bar per bucket), xLabel, yLabel, series [{label, color}], data
+ * [xs, ...ys], xFormat (for the table), signal (destroys the chart when
+ * aborted).
  */
 export function chart(spec) {
   const box = h('div', { class: 'chart-canvas', role: 'img', 'aria-label': spec.summary ?? spec.title });
+  const caption = h('span', {}, spec.description ?? '');
+  const tbody = h('tbody');
   const node = h('figure', { class: 'chart' },
-    h('figcaption', {}, h('strong', {}, spec.title), spec.description ? h('span', {}, spec.description) : null),
+    h('figcaption', {}, h('strong', {}, spec.title), caption),
     box,
-    dataTable(spec));
+    dataTable(spec, tbody));
+  let data = spec.data;
   let plot = null;
+  fillTable(spec, tbody, data);
   const observer = new ResizeObserver(() => {
     const width = Math.floor(box.clientWidth);
     if (width <= 0) return;
     const height = Math.max(180, Math.min(280, Math.round(width * 0.4)));
     if (plot) plot.setSize({ width, height });
-    else plot = new uPlot(options(spec, width, height), spec.data, box);
+    else plot = new uPlot(options(spec, width, height), data, box);
   });
   observer.observe(box);
   spec.signal?.addEventListener('abort', () => {
     observer.disconnect();
     plot?.destroy();
   });
-  return node;
+  return {
+    node,
+    /** update draws new numbers, in place (the figure keeps its focus). */
+    update(next, { summary, description } = {}) {
+      data = next;
+      plot?.setData(next);
+      fillTable(spec, tbody, next);
+      if (summary != null) box.setAttribute('aria-label', summary);
+      if (description != null) setText(caption, description);
+    },
+  };
 }
 
 function options(spec, width, height) {
@@ -40,11 +56,18 @@ function options(spec, width, height) {
   const axis = { stroke: palette.grey, grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#d1d5db' } };
   return {
     width, height,
-    scales: { x: { time: !bars } },
+    // The tables say UTC; so do the axes.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+    scales: {
+      // Each bar spans its bucket, the last one too.
+      x: bars ? { time: false, range: (u, min, max) => [0, max + ((u.data[0][1] - u.data[0][0]) || 1)] } : { time: true },
+      // Counts start at zero, and an empty hour still has an axis.
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+    },
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
     series: [
-      { label: spec.xLabel },
+      { label: spec.xLabel, value: bars ? (u, v) => (v == null ? '' : spec.xFormat(v)) : undefined },
       ...spec.series.map((s) => ({
         label: s.label,
         stroke: palette[s.color] ?? s.color,
@@ -55,29 +78,26 @@ function options(spec, width, height) {
       })),
     ],
     axes: [
-      { ...axis, label: bars ? spec.xLabel : undefined },
+      bars ? { ...axis, label: spec.xLabel }
+        : { ...axis, label: 'UTC', values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 16)) },
       { ...axis, label: spec.yLabel, size: 56 },
     ],
   };
 }
 
-function dataTable(spec) {
-  const [xs, ...ys] = spec.data;
-  const fmt = spec.xFormat ?? String;
+function dataTable(spec, tbody) {
   return h('details', { class: 'chart-data' },
     h('summary', {}, 'The numbers as a table'),
     h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': `${spec.title}: numbers` },
       h('table', { class: 'grid compact' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, spec.xLabel),
           spec.series.map((s) => h('th', { scope: 'col', class: 'num' }, s.label)))),
-        h('tbody', {}, xs.map((x, i) => h('tr', {}, h('th', { scope: 'row' }, fmt(x)),
-          ys.map((col) => h('td', { class: 'num' }, String(col[i])))))))));
+        tbody)));
 }
 
-/** histogram counts values into buckets of width from 0: [starts, counts]. */
-export function histogram(values, width, buckets) {
-  const starts = Array.from({ length: buckets }, (_, i) => i * width);
-  const counts = new Array(buckets).fill(0);
-  for (const v of values) counts[Math.min(buckets - 1, Math.max(0, Math.floor(v / width)))]++;
-  return [starts, counts];
+function fillTable(spec, tbody, data) {
+  const [xs, ...ys] = data;
+  const fmt = spec.xFormat ?? String;
+  replace(tbody, xs.map((x, i) => h('tr', {}, h('th', { scope: 'row' }, fmt(x)),
+    ys.map((col) => h('td', { class: 'num' }, String(col[i]))))));
 }

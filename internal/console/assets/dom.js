@@ -70,7 +70,7 @@ export function id(prefix) {
 /** badge renders an enum value as a coloured label; only known values get a
  * colour class, so no API value ever chooses a class name. */
 const badgeKinds = new Set(['draft', 'ready', 'obsolete', 'limitExceeded', 'unspecified', 'inprogress',
-  'completed', 'failed', 'none', 'registering', 'registered', 'unknownFutureValue']);
+  'completed', 'failed', 'none', 'registering', 'active', 'unknownFutureValue', 'created', 'updated', 'deleted']);
 const badgeWords = { inprogress: 'in progress', limitExceeded: 'limit exceeded' };
 export function badge(value) {
   const v = value == null ? '' : String(value);

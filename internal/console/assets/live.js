@@ -1,116 +1,33 @@
-// Live updates. connops is getting an event stream: GET on the connections
-// collection with Accept: text/event-stream. EventSource cannot send an
-// Authorization header, so this reads the stream with fetch() and a
-// ReadableStream, reconnects with Last-Event-ID, and polls every few seconds
-// while the server answers the stream with 406 or 404 (as it does until the
-// stream route exists).
+// The live feed of a signed-in tab: the connections collection's event
+// stream, or, where connops answers it with no stream, a refresh every few
+// seconds. Views subscribe to it for what changed.
+
+import { EventStream } from './stream.js';
 
 /**
- * SSEParser turns the text of an event stream into events, as the HTML
- * standard's "interpret an event stream" says: lines end in CRLF, LF or CR;
- * "field: value" lines, the first space after the colon dropped; comments
- * start with a colon; a blank line dispatches.
- */
-export class SSEParser {
-  constructor({ onEvent, onComment = () => {}, onRetry = () => {} }) {
-    this.onEvent = onEvent;
-    this.onComment = onComment;
-    this.onRetry = onRetry;
-    this.buffer = '';
-    this.lastEventID = '';
-    this.reset();
-  }
-
-  reset() {
-    this.data = '';
-    this.type = '';
-    this.sawData = false;
-  }
-
-  push(text) {
-    this.buffer += text;
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buffer);
-      if (!m) break;
-      // A lone CR at the very end may be the first half of a CRLF.
-      if (m[0] === '\r' && m.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
-      this.line(line);
-    }
-  }
-
-  line(line) {
-    if (line === '') {
-      this.dispatch();
-      return;
-    }
-    if (line.startsWith(':')) {
-      this.onComment(line.slice(1).replace(/^ /, ''));
-      return;
-    }
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    switch (field) {
-      case 'data':
-        this.data += value + '\n';
-        this.sawData = true;
-        break;
-      case 'event':
-        this.type = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.lastEventID = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.onRetry(Number(value));
-        break;
-      default:
-        // Unknown fields are ignored.
-    }
-  }
-
-  dispatch() {
-    if (this.sawData) {
-      this.onEvent({ id: this.lastEventID, type: this.type || 'message', data: this.data.slice(0, -1) });
-    }
-    this.reset();
-  }
-}
-
-/** Answers that mean "this server has no stream (yet)": poll instead. */
-const noStream = new Set([404, 405, 406, 501]);
-
-/**
- * LiveFeed tells its subscribers what changed. Each subscriber gets
- * {kind: 'change', type, id, data} for every stream event (data parsed as
- * JSON), and {kind: 'refresh'} when it should reload what it shows: at every
- * (re)connection, since events may have been missed, and at every poll.
- * onState hears the mode: 'connecting', 'stream', 'polling', 'reconnecting',
- * 'stopped'.
+ * LiveFeed tells its subscribers what changed. Each gets every change of
+ * the stream ({kind: 'change', ...}, see stream.js changeOf), and
+ * {kind: 'refresh'} when it should reload what it shows: when the stream
+ * opens afresh (not when it resumes after Last-Event-ID, which misses
+ * nothing; after a 410, when connops no longer holds the changes it would
+ * resume after, it opens afresh), and at every poll. onState hears the mode: 'connecting', 'stream',
+ * 'polling', 'reconnecting', 'paused', 'stopped'.
  */
 export class LiveFeed {
   constructor({
-    client, pollMs = 5000, streamRetryMs = 60000, onState = () => {}, now = () => Date.now(),
+    client, pollMs = 5000, streamRetryMs = 60000, onState = () => {}, now = () => Date.now(), hideMs,
     // A subscriber's error is thrown on its own, so it reaches the console
     // without stopping the feed.
     onError = (e) => setTimeout(() => { throw e; }),
   }) {
-    this.onError = onError;
-    this.client = client;
-    this.pollMs = pollMs;
-    this.streamRetryMs = streamRetryMs;
-    this.onState = onState;
-    this.now = now;
+    Object.assign(this, { client, pollMs, streamRetryMs, onState, now, hideMs, onError });
     this.subscribers = new Set();
-    this.lastEventID = '';
-    this.retryMs = 3000;
-    this.failures = 0;
+    this.stream = null;
     this.timer = null;
-    this.controller = null;
     this.stopped = true;
     this.mode = 'stopped';
+    this.lastEventID = '';
+    this.waiters = [];
   }
 
   subscribe(fn) {
@@ -121,20 +38,39 @@ export class LiveFeed {
   start() {
     if (!this.stopped) return;
     this.stopped = false;
-    this.connect();
+    this.openStream();
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.controller?.abort();
+    this.stream?.stop();
+    this.stream = null;
+    this.lastEventID = '';
     this.setMode('stopped');
   }
 
+  /** position is the id of the newest change the stream has passed ('' when
+   * not streaming): changes up to it happened before now. */
+  get position() {
+    return this.mode === 'stream' || this.mode === 'reconnecting' || this.mode === 'paused' ? this.lastEventID : '';
+  }
+
+  /** whenOpen resolves with position once the stream has been open, or
+   * with '' once the feed polls or stops instead. */
+  whenOpen() {
+    if (this.position || this.mode === 'polling' || this.stopped) return Promise.resolve(this.position);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   setMode(mode) {
-    if (this.mode === mode) return;
-    this.mode = mode;
-    this.onState(mode);
+    if (this.mode !== mode) {
+      this.mode = mode;
+      this.onState(mode);
+    }
+    if (this.position || mode === 'polling' || mode === 'stopped') {
+      for (const w of this.waiters.splice(0)) w(this.position);
+    }
   }
 
   emit(message) {
@@ -148,96 +84,56 @@ export class LiveFeed {
     }
   }
 
-  later(fn, ms) {
-    clearTimeout(this.timer);
-    if (!this.stopped) this.timer = setTimeout(fn, ms);
-  }
-
-  async connect() {
+  openStream() {
     if (this.stopped) return;
-    // While polling, a new try at the stream is not news.
-    if (this.mode !== 'polling') this.setMode(this.mode === 'stream' || this.mode === 'reconnecting' ? 'reconnecting' : 'connecting');
-    this.controller = new AbortController();
-    const headers = this.lastEventID ? { 'Last-Event-ID': this.lastEventID } : {};
-    let res;
-    try {
-      res = await this.client.request('', { accept: 'text/event-stream', signal: this.controller.signal, headers, queue: false });
-    } catch (e) {
-      if (this.stopped || e.name === 'AbortError') return;
-      if (e.status === 401) {
-        this.stop();
-        return;
-      }
-      if (noStream.has(e.status)) {
-        this.poll();
-        return;
-      }
-      this.reconnectLater();
-      return;
-    }
-    if (!(res.headers.get('Content-Type') ?? '').startsWith('text/event-stream') || !res.body) {
-      // An answer that is not a stream (a server that ignores Accept).
-      this.controller.abort();
-      this.poll();
-      return;
-    }
-    await this.read(res.body);
-  }
-
-  async read(body) {
-    this.setMode('stream');
-    this.failures = 0;
-    this.emit({ kind: 'refresh' });
-    const parser = new SSEParser({
-      onEvent: (ev) => this.event(ev),
-      onRetry: (ms) => { this.retryMs = Math.min(Math.max(ms, 500), 60000); },
+    const polling = this.mode === 'polling';
+    const stream = new EventStream({
+      client: this.client, path: '', lastEventID: this.lastEventID, hideMs: this.hideMs,
+      onState: (s) => {
+        // While polling, another try at the stream is not news.
+        if (polling && s === 'connecting') return;
+        this.setMode({ open: 'stream', connecting: 'connecting', reconnecting: 'reconnecting', paused: 'paused' }[s] ?? s);
+      },
+      onOpen: ({ resumed }) => {
+        this.lastEventID = stream.lastEventID;
+        clearTimeout(this.timer);
+        this.setMode('stream');
+        if (!resumed) this.emit({ kind: 'refresh' });
+      },
+      onChange: (change) => {
+        this.lastEventID = stream.lastEventID;
+        this.emit(change);
+      },
+      // After a 410 the stream starts again without Last-Event-ID, and so
+      // asks for a refresh as it opens.
+      onEnd: (reason) => {
+        if (this.stream !== stream) return;
+        this.stream = null;
+        // A refused token is the views' to explain; asking again every few
+        // seconds would only be refused again.
+        if (reason === 'unauthorized' || reason === 'forbidden' || this.stopped) this.stop();
+        else this.poll();
+      },
     });
-    parser.lastEventID = this.lastEventID;
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        parser.push(value);
-        this.lastEventID = parser.lastEventID;
-      }
-    } catch (e) {
-      if (this.stopped || e.name === 'AbortError') return;
-    }
-    this.reconnectLater();
+    this.stream = stream;
+    stream.start();
   }
 
-  event(ev) {
-    let data = null;
-    try {
-      data = JSON.parse(ev.data);
-    } catch {
-      data = null;
-    }
-    this.emit({ kind: 'change', type: ev.type, id: ev.id, data });
-  }
-
-  reconnectLater() {
-    this.failures++;
-    this.setMode('reconnecting');
-    const backoff = Math.min(this.retryMs * 2 ** Math.min(this.failures - 1, 4), 30000);
-    this.later(() => this.connect(), backoff);
-  }
-
-  // poll asks every subscriber to refresh, every pollMs while the page is
-  // visible, and tries the stream again every streamRetryMs.
+  // poll asks every subscriber to refresh every pollMs while the page is
+  // visible, and tries the stream again after streamRetryMs.
   poll() {
     this.setMode('polling');
     const since = this.now();
     const tick = () => {
       if (this.stopped) return;
       if (this.now() - since >= this.streamRetryMs) {
-        this.connect();
+        this.openStream();
         return;
       }
       if (typeof document === 'undefined' || document.visibilityState !== 'hidden') this.emit({ kind: 'refresh' });
-      this.later(tick, this.pollMs);
+      this.timer = setTimeout(tick, this.pollMs);
     };
-    this.later(tick, this.pollMs);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(tick, this.pollMs);
   }
 }

@@ -18,7 +18,7 @@ export function errorBox(err, what = 'This') {
     case e.status === 403:
       title = 'Permission missing';
       advice = 'Sign in with a token that has the permission named above, for example one from ' +
-        'connops token --tenant T --roles ExternalConnection.Read.All.';
+        'connops token --tenant T --roles ExternalConnection.Read.All,ExternalItem.Read.All.';
       break;
     case e.status === 404:
       title = 'Not found';
@@ -81,27 +81,49 @@ export function registerSchemaCommand(connectionID) {
         {"name":"title","type":"String","isSearchable":true,"isRetrievable":true,"labels":["title"]}]}'`;
 }
 
-/** schemaStatus says where a connection's schema stands, from GET …/schema
- * (null for a 404) and the connection's state: a draft connection with a
- * schema is still registering its first one. */
+/**
+ * schemaStatus says where a connection's schema stands, from GET …/schema
+ * (null for a 404) and the connection's state. GET …/schema answers the
+ * schema being registered if there is one, else the active one, and 404
+ * when there is neither (also after a failed first registration). A draft
+ * connection turns ready when its first registration completes, so a draft
+ * connection's schema is still being registered; on a ready connection it
+ * is the active one, or an update being registered, which connops does not
+ * tell apart (see docs/console.md).
+ */
 export function schemaStatus(schema, state) {
   if (!schema) return 'none';
-  return state === 'draft' ? 'registering' : 'registered';
+  return state === 'draft' ? 'registering' : 'active';
 }
 
 export const operationStatuses = ['inprogress', 'completed', 'failed', 'unspecified'];
 
+const itemPermissions = ['ExternalItem.Read.All', 'ExternalItem.ReadWrite.All', 'ExternalItem.ReadWrite.OwnedBy'];
+
+/**
+ * itemAccess is null when the token may read items (or its claims do not
+ * say), else the error connops would answer: items need an item permission
+ * beside the connection one, and asking anyway would only log a 403 per
+ * connection in the browser's console.
+ */
+export function itemAccess(identity) {
+  const perms = identity?.permissions ?? [];
+  if (perms.length === 0 || perms.some((p) => itemPermissions.includes(p))) return null;
+  return new ApiError(403, 'accessDenied', `Reading items requires ${itemPermissions.join(', ')}; this token has ${perms.join(', ')}.`);
+}
+
 /** figures fetches what the overview and a connection page count: the
  * schema, operations by status and items. Each settles on its own, so one
- * missing route leaves the others. */
-export async function figures(client, connection, signal) {
+ * failure leaves the others. */
+export async function figures(client, connection, signal, identity) {
   const id = encodeURIComponent(connection.id);
   const counted = (status) =>
     client.count(`${id}/operations/$count?$filter=${encodeURIComponent(`status eq '${status}'`)}`, { signal });
+  const noItems = itemAccess(identity);
   const [schema, inprogress, completed, failed, items] = await Promise.allSettled([
     client.optional(`${id}/schema`, { signal }),
     counted('inprogress'), counted('completed'), counted('failed'),
-    client.count(`${id}/items/$count`, { signal }),
+    noItems ? Promise.reject(noItems) : client.count(`${id}/items/$count`, { signal }),
   ]);
   return {
     schema: schema.status === 'fulfilled' ? schemaStatus(schema.value, connection.state) : schema.reason,
@@ -116,17 +138,68 @@ function settled(r) {
   return r.status === 'fulfilled' ? r.value : r.reason;
 }
 
-/** notServed tells an answer meaning "this connops has no such route yet"
- * (the items routes are being added): shown as a dash, not as an error. */
-export function notServed(e) {
-  return e instanceof ApiError && (e.status === 404 || e.status === 405);
-}
-
-/** figureText renders a count, a dash for a route not served yet, or a
- * question mark for an error (its message in the title). */
+/** figureText renders a count, a dash for one this token may not read, or
+ * a question mark for an error (its message in the title). */
 export function figureText(value) {
   if (typeof value === 'number') return { text: value.toLocaleString('en'), title: '' };
   if (isAbort(value)) return { text: '', title: '' };
-  if (notServed(value)) return { text: '—', title: 'Not available from this connops yet' };
+  if (value instanceof ApiError && value.status === 403) return { text: '—', title: value.message };
   return { text: '?', title: value?.message ?? 'unknown error' };
+}
+
+/**
+ * coalesce runs fn at most once per ms, the calls in between folded into
+ * one run after it: a burst of changes costs one reload.
+ */
+export function coalesce(fn, ms, signal) {
+  let timer = null;
+  let last = 0;
+  return () => {
+    if (timer || signal?.aborted) return;
+    const wait = Math.max(0, last + ms - Date.now());
+    timer = setTimeout(() => {
+      timer = null;
+      last = Date.now();
+      if (!signal?.aborted) fn();
+    }, Math.max(wait, 50));
+  };
+}
+
+/** errorSummary shows an operation's publicError in one line. */
+export function errorSummary(error) {
+  if (!error || typeof error !== 'object') return h('span', { class: 'no' }, '—');
+  return h('span', { class: 'error-line' }, error.code ? h('strong', {}, error.code) : null,
+    error.code && error.message ? ': ' : '', truncate(error.message ?? '', 140));
+}
+
+/** truncate shortens s to n characters, with an ellipsis. */
+export function truncate(s, n) {
+  const str = String(s);
+  return str.length > n ? `${str.slice(0, n - 1)}…` : str;
+}
+
+/**
+ * firstLoad runs load once a view is built, except while the tab's feed is
+ * opening its stream: it asks for a refresh as it opens, and the view
+ * loads then, once instead of twice. Where the stream does not open (no
+ * stream, or an answer that takes more than a few seconds) it runs load
+ * anyway.
+ */
+export function firstLoad(feed, signal, load) {
+  if (feed.mode !== 'connecting') {
+    load();
+    return;
+  }
+  let refreshed = false;
+  const unsubscribe = feed.subscribe((m) => {
+    if (m.kind === 'refresh') refreshed = true;
+  });
+  let timer = null;
+  const fallback = () => {
+    clearTimeout(timer);
+    unsubscribe();
+    if (!refreshed && !signal.aborted) load();
+  };
+  timer = setTimeout(fallback, 3000);
+  feed.whenOpen().then(fallback);
 }

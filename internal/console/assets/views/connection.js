@@ -1,15 +1,20 @@
 // A connection: its figures, schema, operations (filtered by status, paged),
-// items (paged) and, with the change stream, its timeline.
+// items (paged), its last hour in charts, and the timeline of its changes.
+// The page reads everything once, then follows the tab's feed: it reads
+// again only what a change concerns.
 
-import { badge, codeBlock, h, id, links, replace, section, setText } from '../dom.js';
+import { badge, h, id, links, replace, section, setText } from '../dom.js';
+import { liveActivity } from './activity.js';
 import {
-  errorBox, figures, figureText, isAbort, operationStatuses, registerSchemaCommand, show, showError,
+  coalesce, errorSummary, figures, figureText, firstLoad, isAbort, itemAccess, operationStatuses, show, showError, truncate,
 } from './common.js';
 import { pagedTable } from './paged.js';
+import { schemaRenderer } from './schema.js';
+import { changeState, followConnection, timeline } from './timeline.js';
 
 const statusWords = { '': 'All', inprogress: 'In progress', completed: 'Completed', failed: 'Failed', unspecified: 'Unspecified' };
 
-export function connectionView({ client, feed, signal, params, query, replaceQuery }) {
+export function connectionView({ client, feed, signal, params, query, replaceQuery, identity }) {
   const connectionID = params.id;
   const enc = encodeURIComponent(connectionID);
   let status = operationStatuses.includes(query.get('status')) ? query.get('status') : '';
@@ -18,18 +23,17 @@ export function connectionView({ client, feed, signal, params, query, replaceQue
   const heading = h('h1', { tabindex: '-1' }, connectionID);
   const subtitle = h('p', { class: 'summary' }, 'Loading…');
   const errorSlot = h('div');
+  const gone = h('div', { class: 'notice', role: 'status', hidden: true });
   const facts = {
     state: h('dd'), schema: h('dd'), inprogress: h('dd'), completed: h('dd'), failed: h('dd'), items: h('dd'),
   };
-  const factList = h('dl', { class: 'facts' },
-    h('div', {}, h('dt', {}, 'State'), facts.state),
-    h('div', {}, h('dt', {}, 'Schema'), facts.schema),
-    h('div', {}, h('dt', {}, 'In progress'), facts.inprogress),
-    h('div', {}, h('dt', {}, 'Completed'), facts.completed),
-    h('div', {}, h('dt', {}, 'Failed'), facts.failed),
-    h('div', {}, h('dt', {}, 'Items'), facts.items));
+  const fact = (label, dd) => h('div', {}, h('dt', {}, label), dd);
+  const factList = h('dl', { class: 'facts' }, fact('State', facts.state), fact('Schema', facts.schema),
+    fact('In progress', facts.inprogress), fact('Completed', facts.completed), fact('Failed', facts.failed),
+    fact('Items', facts.items));
 
   const schemaBody = h('div', {}, h('p', { class: 'muted' }, 'Loading the schema…'));
+  const renderSchema = schemaRenderer(schemaBody, connectionID);
 
   const filterID = id('status');
   const filter = h('select', { id: filterID },
@@ -57,8 +61,10 @@ export function connectionView({ client, feed, signal, params, query, replaceQue
     operations.reset();
   });
 
+  const itemCount = h('p', { class: 'muted', 'aria-live': 'polite' });
   const items = pagedTable({
     client, signal, caption: 'Items of this connection',
+    refused: itemAccess(identity),
     path: () => `${enc}/items?$top=25`,
     key: (item) => item.id,
     columns: [
@@ -68,28 +74,51 @@ export function connectionView({ client, feed, signal, params, query, replaceQue
     ],
     empty: () => h('div', { class: 'empty small' },
       h('p', {}, 'No items yet. They appear here when the connector writes them (PUT …/items/{id}).')),
-    missing: () => h('div', { class: 'empty small' },
-      h('p', {}, '— This connops does not serve items yet; they will appear here once it does.')),
+    onCount: (n, more) => setText(itemCount, typeof n === 'number' ? `${n}${more ? '+' : ''} item${n === 1 && !more ? '' : 's'} shown.` : ''),
+  });
+  // Item writes are not on the change stream: they are read again on demand.
+  const reloadItems = h('button', { type: 'button', class: 'secondary small', onclick: () => { items.refresh(); loadFigures(); } }, 'Reload items');
+
+  const activityError = h('div');
+  const charts = liveActivity({ client, signal, what: 'this connection', onError: (e) => (e ? showError(activityError, e, 'The statistics') : show(activityError, '')) });
+
+  const tl = timeline({
+    label: 'Changes of this connection and its operations, newest first',
+    emptyText: 'No change of this connection\'s operations in the change log.',
+    describe: (c) => (c.entity === 'operation'
+      ? [h('a', { href: links.operation(connectionID, c.data.id), class: 'mono' }, `Operation ${c.data.id}`), ' ', changeState(c),
+        c.data.error ? [' ', errorSummary(c.data.error)] : null]
+      : [`Connection ${truncate(c.data.name || c.data.id, 80)}`, ' ', changeState(c)]),
   });
 
   const node = h('div', { class: 'view' },
     h('nav', { 'aria-label': 'Breadcrumb', class: 'crumbs' }, h('a', { href: links.overview() }, 'Connections'), ' / ',
       h('span', { 'aria-current': 'page' }, connectionID)),
     h('div', { class: 'view-head' }, heading, subtitle),
-    errorSlot,
+    errorSlot, gone,
     factList,
     section('Schema', schemaBody),
     section('Operations',
       h('div', { class: 'toolbar' }, h('label', { for: filterID }, 'Status'), filter, operationCount),
       operations.node),
-    section('Items', items.node),
-    section('Timeline', h('p', { class: 'placeholder' },
-      'Phase 2: every change to this connection and its operations, newest first, from the change stream. ' +
-      'Nothing is shown here yet.')));
+    section('Items', h('div', { class: 'toolbar' }, itemCount, reloadItems), items.node),
+    section('Last hour', activityError, charts.node),
+    section('Timeline', tl.node));
+
+  function showConnection(c) {
+    connection = c;
+    setText(heading, c.name || c.id);
+    setText(subtitle, [c.id, c.description].filter(Boolean).join(' · '));
+    document.title = `${c.name || c.id} · connops console`;
+    if (facts.state.dataset.value !== c.state) {
+      facts.state.dataset.value = c.state;
+      replace(facts.state, badge(c.state));
+    }
+  }
 
   async function loadConnection() {
     try {
-      connection = await client.json(enc, { signal });
+      showConnection(await client.json(enc, { signal }));
     } catch (e) {
       if (isAbort(e)) return false;
       showError(errorSlot, e, 'The connection');
@@ -97,20 +126,17 @@ export function connectionView({ client, feed, signal, params, query, replaceQue
       return false;
     }
     show(errorSlot, '');
-    setText(heading, connection.name || connection.id);
-    setText(subtitle, [connection.id, connection.description].filter(Boolean).join(' · '));
-    document.title = `${connection.name || connection.id} · connops console`;
-    if (facts.state.dataset.value !== connection.state) {
-      facts.state.dataset.value = connection.state;
-      replace(facts.state, badge(connection.state));
-    }
     return true;
   }
 
   async function loadFigures() {
-    const f = await figures(client, connection, signal);
+    if (!connection) return;
+    const f = await figures(client, connection, signal, identity);
     if (signal.aborted) return;
-    replace(facts.schema, typeof f.schema === 'string' ? badge(f.schema) : '?');
+    if (facts.schema.dataset.value !== String(f.schema)) {
+      facts.schema.dataset.value = String(f.schema);
+      replace(facts.schema, typeof f.schema === 'string' ? badge(f.schema) : '?');
+    }
     for (const k of ['inprogress', 'completed', 'failed', 'items']) {
       const { text, title } = figureText(f[k]);
       setText(facts[k], text);
@@ -119,75 +145,46 @@ export function connectionView({ client, feed, signal, params, query, replaceQue
     renderSchema(f.schemaBody, f.schema);
   }
 
-  let lastSchema = '';
-  function renderSchema(schema, state) {
-    const json = JSON.stringify(schema) + String(state);
-    if (json === lastSchema) return;
-    lastSchema = json;
-    if (schema) {
-      replace(schemaBody, schemaTable(schema, state));
-    } else if (state === 'none') {
-      replace(schemaBody, h('div', { class: 'empty small' },
-        h('p', {}, 'No schema yet. Register one (connops completes it after PROVISIONING_DELAY):'),
-        codeBlock('Command that registers a schema', registerSchemaCommand(connectionID))));
-    } else {
-      replace(schemaBody, errorBox(state, 'The schema'));
-    }
-  }
-
   let refreshing = null;
-  async function refresh(all) {
+  async function refresh() {
     if (refreshing) return refreshing;
     refreshing = (async () => {
       if (!(await loadConnection())) return;
-      await Promise.all([loadFigures(), all ? operations.refresh() : null, all ? items.refresh() : null]);
+      await Promise.all([loadFigures(), operations.refresh(), items.refresh(), charts.set([connectionID], { fresh: true })]);
     })().finally(() => { refreshing = null; });
     return refreshing;
   }
 
-  const unsubscribe = feed.subscribe((m) => {
-    if (m.kind === 'change') {
-      const mine = m.type.startsWith('connection.') ? m.data?.id === connectionID : m.data?.connectionId === connectionID;
-      if (!mine) return;
+  const figuresLater = coalesce(() => loadFigures().catch(() => {}), 250, signal);
+  const operationsLater = coalesce(() => operations.refresh(), 250, signal);
+
+  function change(m) {
+    if (m.connectionId !== connectionID) return;
+    if (m.entity === 'operation') {
+      operationsLater();
+      figuresLater();
+      charts.changed(connectionID);
+      return;
     }
-    refresh(true);
+    tl.add(m, true);
+    if (m.type === 'deleted') {
+      gone.hidden = false;
+      setText(gone, 'This connection was deleted. What the page shows is how it was.');
+      return;
+    }
+    showConnection({ ...connection, ...m.data });
+    figuresLater();
+  }
+
+  const unsubscribe = feed.subscribe((m) => {
+    if (m.kind === 'change') change(m);
+    else refresh();
   });
   signal.addEventListener('abort', unsubscribe);
 
-  (async () => {
-    if (await loadConnection()) {
-      await Promise.all([loadFigures(), operations.reset(), items.reset()]);
-    }
-  })();
+  firstLoad(feed, signal, refresh);
+  followConnection({ client, feed, signal, connectionID, tl });
   return { title: connectionID, node };
-}
-
-function schemaTable(schema, state) {
-  const flag = (v) => (v ? h('span', { class: 'yes' }, 'yes') : h('span', { class: 'no' }, 'no'));
-  const list = (xs) => (Array.isArray(xs) && xs.length ? xs.join(', ') : h('span', { class: 'no' }, '—'));
-  const props = Array.isArray(schema.properties) ? schema.properties : [];
-  return h('div', {},
-    h('p', { class: 'muted' }, `${props.length} propert${props.length === 1 ? 'y' : 'ies'} on ${schema.baseType ?? '?'}`,
-      state === 'registering' ? ' — registration in progress; this is the submitted schema.' : '.'),
-    h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Schema properties (scrolls sideways)' },
-      h('table', { class: 'grid schema' },
-        h('caption', { class: 'visually-hidden' }, 'Schema properties with their types, flags, labels and aliases'),
-        h('thead', {}, h('tr', {}, ['Property', 'Type', 'Searchable', 'Queryable', 'Retrievable', 'Refinable',
-          'Exact match', 'Labels', 'Aliases'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', {}, props.map((p) => h('tr', {},
-          h('th', { scope: 'row', class: 'mono' }, p.name),
-          h('td', { class: 'mono' }, p.type),
-          h('td', {}, flag(p.isSearchable)), h('td', {}, flag(p.isQueryable)),
-          h('td', {}, flag(p.isRetrievable)), h('td', {}, flag(p.isRefinable)),
-          h('td', {}, flag(p.isExactMatchRequired)),
-          h('td', {}, list(p.labels)), h('td', {}, list(p.aliases))))))));
-}
-
-/** errorSummary shows an operation's publicError in one line. */
-export function errorSummary(error) {
-  if (!error || typeof error !== 'object') return h('span', { class: 'no' }, '—');
-  return h('span', { class: 'error-line' }, error.code ? h('strong', {}, error.code) : null,
-    error.code && error.message ? ': ' : '', truncate(error.message ?? '', 140));
 }
 
 function propertiesSummary(props) {
@@ -200,9 +197,4 @@ function propertiesSummary(props) {
 function aclSummary(acl) {
   if (!Array.isArray(acl) || acl.length === 0) return h('span', { class: 'no' }, '—');
   return acl.map((a) => `${a.accessType ?? '?'} ${a.type ?? ''} ${a.value ?? ''}`.trim()).join(', ');
-}
-
-function truncate(s, n) {
-  const str = String(s);
-  return str.length > n ? `${str.slice(0, n - 1)}…` : str;
 }

@@ -1,8 +1,12 @@
-// An operation: its status, the full publicError when it failed, and (with
-// the change stream) its timeline.
+// An operation: its status, the full publicError when it failed, and the
+// timeline of its changes: the connection's operations stream from the
+// start of the change log, filtered to this operation. Each change carries
+// the operation as it then stood, so the page draws the status from the
+// stream without asking again.
 
 import { badge, h, links, replace, section, setText } from '../dom.js';
-import { isAbort, show, showError } from './common.js';
+import { errorSummary, firstLoad, isAbort, show, showError } from './common.js';
+import { changeState, followConnection, timeline } from './timeline.js';
 
 export function operationView({ client, feed, signal, params }) {
   const { id: connectionID, operationId: operationID } = params;
@@ -10,24 +14,46 @@ export function operationView({ client, feed, signal, params }) {
   const heading = h('h1', { tabindex: '-1' }, 'Operation');
   const statusSlot = h('dd', {}, '…');
   const errorSlot = h('div');
+  const gone = h('div', { class: 'notice', role: 'status', hidden: true });
   const body = h('div');
+  const mine = (c) => c.entity === 'operation' && c.data.id === operationID && c.connectionId === connectionID;
+  const tl = timeline({
+    label: 'Changes of this operation, newest first',
+    emptyText: 'The change log holds no change of this operation.',
+    filter: (c) => mine(c) || c.entity === 'connection',
+    describe: (c) => (c.entity === 'operation'
+      ? [changeState(c), c.data.error ? [' ', errorSummary(c.data.error)] : null]
+      : [`Connection ${connectionID} deleted`]),
+  });
   const node = h('div', { class: 'view' },
     h('nav', { 'aria-label': 'Breadcrumb', class: 'crumbs' },
       h('a', { href: links.overview() }, 'Connections'), ' / ',
       h('a', { href: links.connection(connectionID) }, connectionID), ' / ',
       h('span', { 'aria-current': 'page' }, operationID)),
     h('div', { class: 'view-head' }, heading, h('p', { class: 'summary mono' }, operationID)),
-    errorSlot,
+    errorSlot, gone,
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, 'Status'), statusSlot),
       h('div', {}, h('dt', {}, 'Connection'), h('dd', {}, h('a', { href: links.connection(connectionID) }, connectionID)))),
     body,
-    section('Timeline', h('p', { class: 'placeholder' },
-      'Phase 2: every change to this operation (created, each status change, deleted), from the change stream. ' +
-      'Nothing is shown here yet.')));
+    section('Timeline', tl.node));
 
   let last = '';
+  function showOperation(op) {
+    const json = JSON.stringify([op.status, op.error]);
+    if (json === last) return;
+    last = json;
+    setText(heading, `Operation ${statusWord(op.status)}`);
+    replace(statusSlot, badge(op.status));
+    replace(body, op.error ? publicError(op.error) : section('Error',
+      h('p', { class: 'muted' }, op.status === 'failed' ? 'It failed without an error.' : 'None.')));
+  }
+
+  // seq is the newest change drawn: an answer or a change older than it
+  // is not drawn over it.
+  let seq = 0;
   async function load() {
+    const before = seq;
     let op;
     try {
       op = await client.json(path, { signal });
@@ -37,22 +63,31 @@ export function operationView({ client, feed, signal, params }) {
       return;
     }
     show(errorSlot, '');
-    const json = JSON.stringify(op);
-    if (json === last) return;
-    last = json;
-    setText(heading, `Operation ${statusWord(op.status)}`);
-    replace(statusSlot, badge(op.status));
-    replace(body, op.error ? publicError(op.error) : section('Error',
-      h('p', { class: 'muted' }, op.status === 'failed' ? 'It failed without an error.' : 'None.')));
+    if (seq === before) showOperation(op);
   }
 
+  function change(c, live) {
+    if (!mine(c) && !(c.entity === 'connection' && c.type === 'deleted' && c.connectionId === connectionID)) return;
+    tl.add(c, live);
+    if (!live || c.seq <= seq) return;
+    seq = c.seq;
+    if (c.type === 'deleted') {
+      gone.hidden = false;
+      setText(gone, c.entity === 'operation' ? 'This operation was deleted. What the page shows is how it was.'
+        : 'Its connection was deleted, and the operation with it. What the page shows is how it was.');
+    }
+    if (c.entity === 'operation') showOperation(c.data);
+  }
+
+  // The tab's feed brings the same changes; it matters where the stream is
+  // not available, where it asks for a refresh every few seconds.
   const unsubscribe = feed.subscribe((m) => {
-    if (m.kind === 'change' && !(m.type.startsWith('operation.') && m.data?.id === operationID &&
-      m.data?.connectionId === connectionID)) return;
-    load();
+    if (m.kind === 'change') change(m, true);
+    else load();
   });
   signal.addEventListener('abort', unsubscribe);
-  load();
+  firstLoad(feed, signal, load);
+  followConnection({ client, feed, signal, connectionID, tl, onChange: change });
   return { title: `Operation ${operationID}`, node };
 }
 

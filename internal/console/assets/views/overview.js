@@ -1,8 +1,11 @@
 // The overview: every connection the token may see, with its state, schema
-// status, operations by status and item count, refreshed from the live feed.
+// status, operations by status and item count. It lists them once the feed
+// opens, then follows the changes: a connection's row from the change's
+// data, its figures read again after changes of it or its operations. Only
+// where connops has no stream does it list them again every few seconds.
 
 import { badge, codeBlock, h, links, replace, setText } from '../dom.js';
-import { createConnectionCommand, figures, figureText, isAbort, show, showError } from './common.js';
+import { coalesce, createConnectionCommand, figures, figureText, firstLoad, isAbort, show, showError } from './common.js';
 
 const pageSize = 50;
 
@@ -34,10 +37,12 @@ export function overviewView({ client, feed, signal, identity }) {
     errorSlot, empty, h('div', { class: 'table-wrap' }, table), more);
 
   const rows = new Map(); // connection id -> row
+  let list = []; // the connections shown, in the API's order (by id)
   let wanted = pageSize;
   let next = '';
   let running = null;
   let again = false;
+  const pending = new Set(); // connections whose operations changed during a load
 
   more.addEventListener('click', () => {
     wanted += pageSize;
@@ -54,23 +59,28 @@ export function overviewView({ client, feed, signal, identity }) {
     }
     running = load().finally(() => {
       running = null;
-      if (again && !signal.aborted) {
+      if (signal.aborted) return;
+      if (again) {
         again = false;
+        pending.clear();
         refresh();
+        return;
       }
+      for (const id of pending) figuresLater(id);
+      pending.clear();
     });
     return running;
   }
 
   async function load() {
-    let list = [];
     try {
       let page = await client.page(`?$top=${pageSize}`, { signal });
-      list = page.items;
-      while (page.next && list.length < wanted) {
+      let got = page.items;
+      while (page.next && got.length < wanted) {
         page = await client.page(page.next, { signal });
-        list = list.concat(page.items);
+        got = got.concat(page.items);
       }
+      list = got;
       next = page.next;
     } catch (e) {
       if (isAbort(e)) return;
@@ -79,11 +89,11 @@ export function overviewView({ client, feed, signal, identity }) {
       return;
     }
     show(errorSlot, '');
-    sync(list);
+    sync();
     await Promise.all(list.map((c) => updateFigures(c)));
   }
 
-  function sync(list) {
+  function sync() {
     const seen = new Set();
     let before = null;
     for (const c of list) {
@@ -148,7 +158,7 @@ export function overviewView({ client, feed, signal, identity }) {
   async function updateFigures(c) {
     const row = rows.get(c.id);
     if (!row) return;
-    const f = await figures(client, c, signal);
+    const f = await figures(client, c, signal, identity);
     if (signal.aborted) return;
     const schemaText = typeof f.schema === 'string' ? f.schema : '?';
     if (row.schema.dataset.value !== schemaText) {
@@ -174,20 +184,54 @@ export function overviewView({ client, feed, signal, identity }) {
     row.items.title = items.title;
   }
 
-  // Stream events say which connection changed; anything else (a poll, a
-  // reconnection) reloads all.
-  const unsubscribe = feed.subscribe((m) => {
-    if (m.kind === 'change' && m.type === 'connection.updated' && m.data?.id && rows.has(m.data.id)) {
-      const row = rows.get(m.data.id);
-      updateRow(row, { ...row.connection, ...m.data });
-      updateFigures(row.connection).catch(() => {});
-    } else if (m.kind === 'change' && m.type.startsWith('operation.') && rows.has(m.data?.connectionId)) {
-      updateFigures(rows.get(m.data.connectionId).connection).catch(() => {});
-    } else {
-      refresh();
+  // Figures are read again at most every 250 ms per connection: a burst
+  // of changes costs one read.
+  const later = new Map();
+  function figuresLater(id) {
+    if (!later.has(id)) {
+      later.set(id, coalesce(() => {
+        const row = rows.get(id);
+        if (row) updateFigures(row.connection).catch(() => {});
+      }, 250, signal));
     }
+    later.get(id)();
+  }
+
+  // change applies one change of the stream; the list is not read again.
+  function change(m) {
+    if (running) {
+      // The list or the figures being read may predate the change: read
+      // them again after.
+      if (m.entity === 'operation') pending.add(m.connectionId);
+      else again = true;
+      return;
+    }
+    const id = m.connectionId;
+    if (m.entity === 'operation') {
+      if (rows.has(id)) figuresLater(id);
+      return;
+    }
+    const at = list.findIndex((c) => c.id === id);
+    if (m.type === 'deleted') {
+      if (at >= 0) list.splice(at, 1);
+    } else if (at >= 0) {
+      list[at] = { ...list[at], ...m.data };
+    } else if (!next || id < list[list.length - 1].id) {
+      // A new connection, within the part of the list shown.
+      const before = list.findIndex((c) => c.id > id);
+      list.splice(before < 0 ? list.length : before, 0, m.data);
+    } else {
+      return;
+    }
+    sync();
+    if (m.type !== 'deleted') figuresLater(id);
+  }
+
+  const unsubscribe = feed.subscribe((m) => {
+    if (m.kind === 'change') change(m);
+    else refresh();
   });
   signal.addEventListener('abort', unsubscribe);
-  refresh();
+  firstLoad(feed, signal, refresh);
   return { title: 'Connections', node };
 }

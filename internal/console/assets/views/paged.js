@@ -3,13 +3,13 @@
 // change (and so the focus in them).
 
 import { h } from '../dom.js';
-import { errorBox, isAbort, notServed, show } from './common.js';
+import { errorBox, isAbort, show } from './common.js';
 
 /**
  * pagedTable options: client, signal, caption, path() (the first page's
  * path, read at every reset), columns [{label, cls, cell(item)}], key(item),
- * empty() (a node for an empty list), missing() (a node for a list this
- * connops does not serve yet; else it is an error), onCount(n, more).
+ * empty() (a node for an empty list), refused (an error to show instead of
+ * asking: the token may not read the list), onCount(n, more).
  */
 export function pagedTable(opts) {
   const { client, signal, caption, columns, key } = opts;
@@ -42,6 +42,7 @@ export function pagedTable(opts) {
   async function run(task) {
     const gen = generation;
     try {
+      if (opts.refused) throw opts.refused;
       const got = await task(gen);
       if (!got || signal.aborted) return;
       render(got.items, got.next);
@@ -49,8 +50,7 @@ export function pagedTable(opts) {
       if (isAbort(e) || gen !== generation) return;
       table.hidden = true;
       more.hidden = true;
-      if (notServed(e) && opts.missing) show(status, 'missing', opts.missing);
-      else show(status, `error ${e.status} ${e.message}`, () => errorBox(e));
+      show(status, `error ${e.status} ${e.message}`, () => errorBox(e));
       opts.onCount?.(e, false);
     }
   }

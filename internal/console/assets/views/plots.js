@@ -1,60 +1,72 @@
-// Plots: operations per minute, provisioning durations, items per minute.
-// Phase 1 draws fixed sample data; phase 2 feeds the same charts from the
-// API's history.
+// Plots: the last hour of every connection the token may see, added up
+// here from each connection's GET …/statistics (a connops extension):
+// operations started, completed and failed per minute, provisioning
+// durations, items written per minute.
 
-import { chart, histogram } from '../chart.js';
-import { h } from '../dom.js';
-import { itemsPerMinute, operationsPerMinute, provisioningSeconds } from '../sample-data.js';
+import { h, setText } from '../dom.js';
+import { liveActivity } from './activity.js';
+import { firstLoad, isAbort, show, showError } from './common.js';
 
-const clock = (s) => new Date(s * 1000).toISOString().slice(11, 16) + ' UTC';
+const maxConnections = 500;
 
-export function plotsView({ signal }) {
-  const ops = operationsPerMinute();
-  const durations = provisioningSeconds();
-  const [starts, counts] = histogram(durations, 0.5, 20);
-  const items = itemsPerMinute();
+export function plotsView({ client, feed, signal }) {
+  const summary = h('p', { class: 'summary' }, 'Reading the connections…');
+  const errorSlot = h('div');
+  const what = (n) => `${n} connection${n === 1 ? '' : 's'}`;
+  const charts = liveActivity({
+    client, signal, what,
+    onError: (e) => (e ? showError(errorSlot, e, 'The statistics') : show(errorSlot, '')),
+  });
   const node = h('div', { class: 'view' },
-    h('div', { class: 'view-head' }, h('h1', { tabindex: '-1' }, 'Plots'),
-      h('p', { class: 'summary' }, 'Operations, provisioning and items over the last hour.')),
-    h('div', { class: 'notice', role: 'note' },
-      h('strong', {}, 'Sample data. '),
-      'connops does not report this history yet, so these charts show fixed example numbers in the real units. ' +
-      'They will show your tenant once the change stream lands.'),
-    h('div', { class: 'charts' },
-      chart({
-        signal, kind: 'time', title: 'Operations per minute',
-        description: 'started, completed and failed, last hour',
-        summary: `Line chart of operations per minute over one hour: ${sum(ops.started)} started, ` +
-          `${sum(ops.completed)} completed, ${sum(ops.failed)} failed.`,
-        xLabel: 'Minute', yLabel: 'operations / min', xFormat: clock,
-        series: [{ label: 'Started', color: 'blue' }, { label: 'Completed', color: 'green' }, { label: 'Failed', color: 'red' }],
-        data: [ops.t, ops.started, ops.completed, ops.failed],
-      }),
-      chart({
-        signal, kind: 'bars', title: 'Provisioning durations',
-        description: `schema registrations by time to complete, ${durations.length} registrations`,
-        summary: `Histogram of ${durations.length} provisioning durations in half-second buckets; ` +
-          `median ${median(durations)} s.`,
-        xLabel: 'Seconds', yLabel: 'registrations',
-        xFormat: (s) => `${s.toFixed(1)}–${(s + 0.5).toFixed(1)} s`,
-        series: [{ label: 'Registrations', color: 'purple' }],
-        data: [starts, counts],
-      }),
-      chart({
-        signal, kind: 'time', title: 'Items written per minute', description: 'last hour',
-        summary: `Line chart of items written per minute over one hour: ${sum(items.written)} in all.`,
-        xLabel: 'Minute', yLabel: 'items / min', xFormat: clock,
-        series: [{ label: 'Items written', color: 'blue' }],
-        data: [items.t, items.written],
-      })));
+    h('div', { class: 'view-head' }, h('h1', { tabindex: '-1' }, 'Plots'), summary),
+    errorSlot,
+    charts.node);
+
+  let ids = [];
+  let capped = false;
+  async function listAll() {
+    let page = await client.page('?$top=100&$select=id', { signal });
+    let all = page.items;
+    while (page.next && all.length < maxConnections) {
+      page = await client.page(page.next, { signal });
+      all = all.concat(page.items);
+    }
+    capped = Boolean(page.next);
+    return all.map((c) => c.id);
+  }
+
+  function describe() {
+    setText(summary, ids.length === 0
+      ? 'No connections yet: the charts fill in once one has activity.'
+      : `The last hour of ${capped ? 'the first ' : ''}${what(ids.length)}, added up, per minute (UTC). ` +
+        'They follow the change stream, and move on every minute.');
+  }
+
+  async function load(fresh) {
+    try {
+      ids = await listAll();
+    } catch (e) {
+      if (isAbort(e)) return;
+      showError(errorSlot, e, 'The connections');
+      return;
+    }
+    describe();
+    await charts.set(ids, { fresh });
+  }
+
+  const unsubscribe = feed.subscribe((m) => {
+    if (m.kind !== 'change') {
+      load(true);
+    } else if (m.entity === 'connection' && m.type !== 'updated') {
+      if (m.type === 'created' && !ids.includes(m.connectionId) && !capped) ids = [...ids, m.connectionId];
+      if (m.type === 'deleted') ids = ids.filter((id) => id !== m.connectionId);
+      describe();
+      charts.set(ids);
+    } else if (m.entity === 'operation') {
+      charts.changed(m.connectionId);
+    }
+  });
+  signal.addEventListener('abort', unsubscribe);
+  firstLoad(feed, signal, () => load(false));
   return { title: 'Plots', node };
-}
-
-function sum(xs) {
-  return xs.reduce((a, b) => a + b, 0);
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }

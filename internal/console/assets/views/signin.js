@@ -19,7 +19,7 @@ export function signInView({ notice, onSubmit }) {
     field,
     h('p', { id: 'token-help', class: 'hint' },
       'connops dev prints a sign-in link beside its token. Otherwise make a token with ',
-      h('code', {}, 'connops token --tenant contoso --roles ExternalConnection.Read.All'),
+      h('code', {}, 'connops token --tenant contoso --roles ExternalConnection.Read.All,ExternalItem.Read.All'),
       ' (AUTH_HS256_SECRET set as the server has it).'),
     h('div', { class: 'actions' }, button));
   form.addEventListener('submit', async (e) => {
