@@ -56,8 +56,8 @@ type ChangeWatcher interface {
 // ChangeStore reads the change log.
 type ChangeStore interface {
 	// ListChanges returns up to limit changes in scope with ids above
-	// after, in id order; with connectionID set, only that connection's
-	// operation changes and its deletion.
+	// after, in id order; with connectionID set, only the changes of that
+	// connection and of its operations.
 	ListChanges(ctx context.Context, scope Scope, connectionID string, after int64, limit int) ([]Change, error)
 	// LatestChange is the id of the tenant's newest change (0 for none).
 	LatestChange(ctx context.Context, tenantID string) (int64, error)

@@ -22,9 +22,9 @@ type Feed struct {
 }
 
 // FollowChanges opens a feed of the changes caller may see: of one
-// connection's operations (and the connection's deletion, after which the
-// feed ends) when connectionID is set, else of every connection and
-// operation in scope. It starts after the change lastEventID when that is
+// connection and its operations when connectionID is set (the feed ends
+// after the connection's deletion), else of every connection and operation
+// in scope. It starts after the change lastEventID when that is
 // set, else at the newest change. ErrGone: retention has removed changes
 // after lastEventID. Close the feed when done.
 func (s *Service) FollowChanges(ctx context.Context, caller Caller, connectionID string, lastEventID *int64) (*Feed, error) {

@@ -76,9 +76,14 @@ type propertyBody struct {
 }
 
 type schemaBody struct {
-	Context    string         `json:"@odata.context"`
-	BaseType   string         `json:"baseType"`
-	Properties []propertyBody `json:"properties"`
+	Context string `json:"@odata.context"`
+	// State and OperationID are connops instance annotations (Graph
+	// clients ignore annotations they do not know): whether this is the
+	// active schema or one being registered, and by which operation.
+	State       string         `json:"@connops.state,omitempty"`
+	OperationID string         `json:"@connops.operationId,omitempty"`
+	BaseType    string         `json:"baseType"`
+	Properties  []propertyBody `json:"properties"`
 }
 
 func renderSchema(context string, s connections.Schema) schemaBody {
@@ -139,6 +144,11 @@ func (s *server) getSchema(rt route) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		s.respond(c, http.StatusOK, renderSchema(s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/schema/$entity"), v.Schema))
+		body := renderSchema(s.contextURL(c, rt, rt.set+odataKey(connectionID)+"/schema/$entity"), v.Schema)
+		body.State, body.OperationID = "pending", v.OperationID
+		if v.Active {
+			body.State = "active"
+		}
+		s.respond(c, http.StatusOK, body)
 	}
 }

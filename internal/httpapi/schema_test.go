@@ -75,6 +75,11 @@ func TestPnpJavaScriptFlow(t *testing.T) {
 	if first["status"] != "inprogress" {
 		t.Errorf("the new operation is %v, want inprogress", first["status"])
 	}
+	// While it registers, GET schema answers the schema submitted and says so.
+	if pending := e.get("/v1.0/external/connections/pnpmarkdown/schema", tok).json(t); pending["@connops.state"] != "pending" ||
+		pending["@connops.operationId"] != path.Base(u.Path) {
+		t.Errorf("schema while registering: state %v operation %v", pending["@connops.state"], pending["@connops.operationId"])
+	}
 	if c := e.get("/v1.0/external/connections/pnpmarkdown", tok).json(t); c["state"] != "draft" {
 		t.Errorf("connection while provisioning: %v", c["state"])
 	}
@@ -92,7 +97,7 @@ func TestPnpJavaScriptFlow(t *testing.T) {
 	}
 	s := e.get("/v1.0/external/connections/pnpmarkdown/schema", tok).json(t)
 	props := s["properties"].([]any)
-	if s["baseType"] != "microsoft.graph.externalItem" || len(props) != 6 {
+	if s["baseType"] != "microsoft.graph.externalItem" || len(props) != 6 || s["@connops.state"] != "active" {
 		t.Fatalf("schema read back: %v", s)
 	}
 	for i, want := range []string{"string", "string", "string", "string", "dateTime", "stringCollection"} {

@@ -140,10 +140,11 @@ func writeEvent(w *bufio.Writer, ch connections.Change, data object) {
 
 // changeData is an event's data: the entity as the mount renders it, with
 // its type and its path (@odata.id, relative to the version, as Graph's
-// change notifications give it), and on a connections stream an
-// operation's connectionId.
+// change notifications give it), when the change committed
+// (@connops.changedAt), and on a connections stream an operation's
+// connectionId.
 func (s *server) changeData(rt route, ch connections.Change, withConnection bool) object {
-	body := object{}
+	body := object{}.add("@connops.changedAt", ch.At.UTC().Format(time.RFC3339Nano))
 	if op := ch.Operation; op != nil {
 		path := rt.set + "/" + ch.ConnectionID + "/operations/" + op.ID
 		if !rt.legacy {

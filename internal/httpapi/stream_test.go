@@ -47,6 +47,9 @@ func TestOperationStream(t *testing.T) {
 		if _, ok := data["connectionId"]; ok {
 			t.Errorf("an operation stream's data names the connection: %s", ev.data)
 		}
+		if at, err := time.Parse(time.RFC3339Nano, data["@connops.changedAt"].(string)); err != nil || time.Since(at) > time.Minute {
+			t.Errorf("@connops.changedAt = %v", data["@connops.changedAt"])
+		}
 		id, err := strconv.ParseInt(ev.id, 10, 64)
 		if err != nil {
 			t.Fatalf("event id %q", ev.id)
@@ -56,6 +59,14 @@ func TestOperationStream(t *testing.T) {
 	first, _ := strconv.ParseInt(start.id, 10, 64)
 	if !(first < ids[0] && ids[0] < ids[1] && ids[1] < ids[2]) {
 		t.Errorf("ids %d then %v: want increasing", first, ids)
+	}
+	// The connection's own changes are on its stream too; another
+	// connection's are not.
+	e.patch("/v1.0/external/connections/otherconn", tok, `{"name":"Renamed elsewhere"}`, nil)
+	e.patch("/v1.0/external/connections/streamconn", tok, `{"name":"Renamed"}`, nil)
+	ev := s.next(5 * time.Second)
+	if d := ev.json(t); ev.event != "updated" || d["name"] != "Renamed" || d["@odata.type"] != "#microsoft.graph.externalConnectors.externalConnection" {
+		t.Errorf("after a rename: %s %s", ev.event, ev.data)
 	}
 	s.quiet(300 * time.Millisecond)
 }

@@ -17,11 +17,10 @@ import (
 // listChangesSQL reads the changes in scope after $4, oldest first; the
 // table is aliased c so the one visibility rule applies to it unchanged
 // (a change carries its connection's apps). With $5 set, only that
-// connection's operation changes and its deletion.
+// connection's changes and its operations'.
 const listChangesSQL = `
 SELECT c.id, c.connection_id, c.resource::text, c.change_type::text, c.entity, c.at FROM changes c
-WHERE ` + visibleConnection + ` AND c.id > $4
-  AND ($5 = '' OR (c.connection_id = $5 AND (c.resource = 'operation' OR c.change_type = 'deleted')))
+WHERE ` + visibleConnection + ` AND c.id > $4 AND ($5 = '' OR c.connection_id = $5)
 ORDER BY c.id LIMIT $6`
 
 // ListChanges returns up to limit changes in scope after the id after.

@@ -247,19 +247,20 @@ describe('console', { skip: skipReason || false }, () => {
     assert.deepEqual(await schema.nth(2).locator('th, td').allInnerTexts(),
       ['tags', 'stringCollection', 'no', 'no', 'yes', 'yes', 'no', '—', 'keywords']);
     assert.equal(await fact(page, 'Schema').innerText(), 'registering');
-    assert.match(await panel(page, 'Schema').innerText(), /first registration is in progress/);
+    assert.match(await panel(page, 'Schema').innerText(), /A registration is in progress/);
 
     const ops = panel(page, 'Operations').locator('tbody tr');
     await eventually(async () => assert.equal(await ops.count(), 25));
     await panel(page, 'Operations').getByRole('button', { name: 'Load more' }).click();
     await eventually(async () => assert.equal(await ops.count(), 31));
 
-    // The timeline replays the change log from its start: every operation's
-    // creation, none of them seen live (the page opened after them).
+    // The timeline replays the change log from its start: the connection's
+    // creation and every operation's, each dated by its commit.
     const entries = panel(page, 'Timeline').locator('ol.timeline li');
-    await eventually(async () => assert.equal(await entries.count(), 31));
-    assert.equal(await panel(page, 'Timeline').locator('time').count(), 0);
-    assert.match(await entries.last().innerText(), new RegExp(`created\\s+Operation ${seeded.schemaOperation}\\s+in progress`));
+    await eventually(async () => assert.equal(await entries.count(), 32));
+    assert.equal(await panel(page, 'Timeline').locator('time').count(), 32);
+    assert.match(await entries.last().innerText(), /created\s+Connection/);
+    assert.match(await entries.nth(30).innerText(), new RegExp(`created\\s+Operation ${seeded.schemaOperation}\\s+in progress`));
     assert.match(await entries.first().innerText(), /created\s+Operation seed-29\s+unspecified/);
     await eventually(async () => assert.match(await panel(page, 'Timeline').locator('[role=status]').innerText(), /^Live/));
     await accessible(page);

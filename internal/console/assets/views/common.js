@@ -83,17 +83,14 @@ export function registerSchemaCommand(connectionID) {
 
 /**
  * schemaStatus says where a connection's schema stands, from GET …/schema
- * (null for a 404) and the connection's state. GET …/schema answers the
- * schema being registered if there is one, else the active one, and 404
- * when there is neither (also after a failed first registration). A draft
- * connection turns ready when its first registration completes, so a draft
- * connection's schema is still being registered; on a ready connection it
- * is the active one, or an update being registered, which connops does not
- * tell apart (see docs/console.md).
+ * (null for a 404). GET …/schema answers the schema being registered if
+ * there is one, else the active one, and 404 when there is neither (also
+ * after a failed first registration); its @connops.state annotation says
+ * which of the two it is.
  */
-export function schemaStatus(schema, state) {
+export function schemaStatus(schema) {
   if (!schema) return 'none';
-  return state === 'draft' ? 'registering' : 'active';
+  return schema['@connops.state'] === 'pending' ? 'registering' : 'active';
 }
 
 export const operationStatuses = ['inprogress', 'completed', 'failed', 'unspecified'];
@@ -126,7 +123,7 @@ export async function figures(client, connection, signal, identity) {
     noItems ? Promise.reject(noItems) : client.count(`${id}/items/$count`, { signal }),
   ]);
   return {
-    schema: schema.status === 'fulfilled' ? schemaStatus(schema.value, connection.state) : schema.reason,
+    schema: schema.status === 'fulfilled' ? schemaStatus(schema.value) : schema.reason,
     schemaBody: schema.status === 'fulfilled' ? schema.value : null,
     inprogress: settled(inprogress), completed: settled(completed), failed: settled(failed),
     items: settled(items),

@@ -20,7 +20,7 @@ export function operationView({ client, feed, signal, params }) {
   const tl = timeline({
     label: 'Changes of this operation, newest first',
     emptyText: 'The change log holds no change of this operation.',
-    filter: (c) => mine(c) || c.entity === 'connection',
+    filter: (c) => mine(c) || (c.entity === 'connection' && c.type === 'deleted'),
     describe: (c) => (c.entity === 'operation'
       ? [changeState(c), c.data.error ? [' ', errorSummary(c.data.error)] : null]
       : [`Connection ${connectionID} deleted`]),

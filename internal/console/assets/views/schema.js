@@ -5,8 +5,8 @@ import { codeBlock, h, replace } from '../dom.js';
 import { errorBox, registerSchemaCommand } from './common.js';
 
 const statusWords = {
-  registering: ' Its first registration is in progress: this is the schema submitted. The connection turns ready when it completes.',
-  active: ' The connection is ready: this is its active schema, or an update being registered (connops does not say which).',
+  registering: ' A registration is in progress: this is the schema submitted. It becomes the active schema (and a draft connection ready) when its operation completes.',
+  active: ' This is the active schema: items are checked against it.',
 };
 
 /** schemaRenderer returns a function that fills body with the schema (null: none) and its status

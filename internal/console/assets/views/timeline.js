@@ -12,8 +12,9 @@ const kept = 5000;
 /**
  * timeline builds the list: {node, add(change, live), note(text)}.
  * describe(change) gives what the entry says after its kind; filter(change)
- * keeps only some changes. Entries seen live carry the time they arrived:
- * the change log's events carry no time of their own.
+ * keeps only some changes. Each entry carries the time its change
+ * committed (@connops.changedAt); a change without one is dated when it
+ * arrived, if it arrived live.
  */
 export function timeline({ label, describe, filter = () => true, emptyText }) {
   const status = h('p', { class: 'muted', role: 'status' }, 'Reading the change log…');
@@ -37,7 +38,8 @@ export function timeline({ label, describe, filter = () => true, emptyText }) {
   function add(change, live) {
     if (!filter(change) || seen.has(change.seq)) return;
     seen.add(change.seq);
-    const entry = { change, at: live ? new Date() : null };
+    const committed = Date.parse(change.data?.['@connops.changedAt'] ?? '');
+    const entry = { change, at: Number.isNaN(committed) ? (live ? new Date() : null) : new Date(committed) };
     // Mostly newer than all before it; a change from the other stream may
     // slot in between.
     let i = 0;
@@ -98,7 +100,7 @@ function entryNode({ change, at }, describe) {
     h('span', { class: 'tl-seq', title: 'change id (commit order)' }, `#${change.seq}`),
     badge(change.type),
     h('span', { class: 'tl-what' }, describe(change)),
-    at ? h('time', { class: 'tl-time', datetime: at.toISOString() }, `seen ${at.toLocaleTimeString('en-GB')}`) : null);
+    at ? h('time', { class: 'tl-time', datetime: at.toISOString() }, at.toLocaleTimeString('en-GB')) : null);
 }
 
 /** changeState is the status of an operation or the state of a connection,
