@@ -140,8 +140,16 @@ func devConfig(getenv func(string) string, f devFlags) (app.Config, error) {
 		}
 	}
 	flagOf := map[string]string{"LISTEN_ADDR": "--listen", "AUTH_HS256_SECRET": "--secret", "PROVISIONING_DELAY": "--provisioning-delay"}
+	// What dev changes from serve's defaults, unless the variable is set: a
+	// local stand-in for Graph should not throttle the ingestion runs
+	// developers try against it (set RATE_LIMIT_RPS to test a connector's
+	// handling of 429).
+	devDefaults := map[string]string{"RATE_LIMIT_RPS": "0"}
 	cfg, err := app.LoadConfig(func(k string) string {
 		if v, ok := byFlag[k]; ok {
+			return v
+		}
+		if v, ok := devDefaults[k]; ok && getenv(k) == "" {
 			return v
 		}
 		return getenv(k)
