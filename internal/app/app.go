@@ -206,7 +206,7 @@ func (a *App) webhooks(ctx context.Context, cfg Config, metrics *telemetry.Metri
 		return nil, nil, nil, err
 	}
 	hooks := webhooks.New(a.store, client, signer, webhooks.Options{Workers: workers, Lease: cfg.WebhookLease,
-		RetryWindow: cfg.WebhookRetryWindow, Metrics: metrics, Log: log})
+		RetryWindow: cfg.WebhookRetryWindow, MaxDelay: cfg.WebhookRetryMaxDelay, Metrics: metrics, Log: log})
 	return hooks, signer, client, nil
 }
 

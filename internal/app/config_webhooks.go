@@ -13,6 +13,8 @@ type WebhookConfig struct {
 	// WebhookRetryWindow is how long after its commit a change is retried
 	// before it is dropped and a missed lifecycle event sent.
 	WebhookRetryWindow time.Duration
+	// WebhookRetryMaxDelay caps the back-off between attempts.
+	WebhookRetryMaxDelay time.Duration
 	// WebhookLease is how long a delivery worker's claim on a subscription
 	// holds; a replica killed mid-delivery delays its subscriptions by at
 	// most this much.
@@ -28,10 +30,10 @@ type WebhookConfig struct {
 const minWebhookLease = 5 * time.Second
 
 // readWebhookConfig reads WEBHOOK_WORKERS, WEBHOOK_RETRY_WINDOW,
-// WEBHOOK_LEASE, WEBHOOK_ALLOW_PRIVATE_NETWORKS and WEBHOOK_CA_FILE. The
+// WEBHOOK_RETRY_MAX_DELAY, WEBHOOK_LEASE, WEBHOOK_ALLOW_PRIVATE_NETWORKS and WEBHOOK_CA_FILE. The
 // retry window must end before retention removes what it retries.
 func readWebhookConfig(getenv func(string) string, changeRetention time.Duration, cfg *WebhookConfig) error {
-	cfg.WebhookWorkers, cfg.WebhookRetryWindow, cfg.WebhookLease = 8, 4*time.Hour, 30*time.Second
+	cfg.WebhookWorkers, cfg.WebhookRetryWindow, cfg.WebhookRetryMaxDelay, cfg.WebhookLease = 8, 4*time.Hour, 5*time.Minute, 30*time.Second
 	if v := getenv("WEBHOOK_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1024 {
@@ -42,7 +44,8 @@ func readWebhookConfig(getenv func(string) string, changeRetention time.Duration
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"WEBHOOK_RETRY_WINDOW", &cfg.WebhookRetryWindow}, {"WEBHOOK_LEASE", &cfg.WebhookLease}} {
+	}{{"WEBHOOK_RETRY_WINDOW", &cfg.WebhookRetryWindow}, {"WEBHOOK_RETRY_MAX_DELAY", &cfg.WebhookRetryMaxDelay},
+		{"WEBHOOK_LEASE", &cfg.WebhookLease}} {
 		v := getenv(d.name)
 		if v == "" {
 			continue

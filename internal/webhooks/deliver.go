@@ -102,7 +102,7 @@ func (e *Engine) send(ctx context.Context, d connections.Delivery, p connections
 		why = err.Error()
 	}
 	failures := d.Attempts + 1
-	delay := backoff(failures)
+	delay := backoff(failures, e.opts.MaxDelay)
 	if time.Since(p.Changes[0].At) > e.opts.RetryWindow {
 		e.opts.Metrics.WebhookDelivery("dropped", len(p.Changes))
 		e.opts.Log.WarnContext(ctx, "webhooks: dropping notifications past the retry window", slog.String("subscription", d.ID),

@@ -69,6 +69,8 @@ type Options struct {
 	// RetryWindow is how long after its commit a change is retried; then
 	// it is dropped and a missed lifecycle event sent.
 	RetryWindow time.Duration
+	// MaxDelay caps the back-off between attempts.
+	MaxDelay time.Duration
 	// Poll is the safety net's period: every tenant's due subscriptions
 	// and lifecycle events are claimed, and the sweeps run.
 	Poll    time.Duration
@@ -81,6 +83,7 @@ const (
 	DefaultWorkers     = 8
 	DefaultLease       = 30 * time.Second
 	DefaultRetryWindow = 4 * time.Hour
+	DefaultMaxDelay    = 5 * time.Minute
 	DefaultPoll        = time.Second
 	// batchSize is the most notifications one POST carries.
 	batchSize = 50
@@ -126,6 +129,9 @@ func New(store Store, client *Client, signer *Signer, opts Options) *Engine {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
+	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = DefaultMaxDelay
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -303,11 +309,11 @@ func (e *Engine) done(tenantID, endpoint string) {
 	e.kick()
 }
 
-// backoff is the delay before attempt n+1 after n failures in a row: 1 s
-// doubling to 5 minutes, with jitter so endpoints that fail together do not
-// retry together.
-func backoff(failures int) time.Duration {
-	d := min(time.Second<<min(max(failures-1, 0), 9), 5*time.Minute)
+// backoff is the delay before the next attempt after failures in a row:
+// 1 s doubling up to limit (5 minutes by default), with jitter so endpoints
+// that fail together do not retry together.
+func backoff(failures int, limit time.Duration) time.Duration {
+	d := min(time.Second<<min(max(failures-1, 0), 20), limit)
 	return d/2 + mathrand.N(d/2+1)
 }
 

@@ -71,7 +71,7 @@ func (e *Engine) sendEvent(ctx context.Context, ev connections.LifecycleEvent) {
 		e.bookkeep(ctx, "drop lifecycle event", ev.SubscriptionID, finish)
 	default:
 		e.opts.Metrics.WebhookLifecycle(ev.Event, "failed")
-		delay := backoff(ev.Attempts + 1)
+		delay := backoff(ev.Attempts+1, e.opts.MaxDelay)
 		e.bookkeep(ctx, "retry lifecycle event", ev.SubscriptionID,
 			func(ctx context.Context) error { return e.store.RetryEvent(ctx, ev.ID, e.worker, delay) })
 	}

@@ -71,13 +71,16 @@ func TestSignerTokensVerifyAgainstItsJWKS(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	for failures, bounds := range map[int][2]time.Duration{
 		1: {500 * time.Millisecond, time.Second}, 2: {time.Second, 2 * time.Second},
-		4: {4 * time.Second, 8 * time.Second}, 20: {150 * time.Second, 5 * time.Minute},
+		4: {4 * time.Second, 8 * time.Second}, 20: {150 * time.Second, 5 * time.Minute}, 99: {150 * time.Second, 5 * time.Minute},
 	} {
 		for range 50 {
-			if d := backoff(failures); d < bounds[0] || d > bounds[1] {
+			if d := backoff(failures, 5*time.Minute); d < bounds[0] || d > bounds[1] {
 				t.Fatalf("backoff(%d) = %s, want within %v", failures, d, bounds)
 			}
 		}
+	}
+	if d := backoff(30, 2*time.Second); d > 2*time.Second {
+		t.Errorf("backoff past its limit: %s", d)
 	}
 }
 
