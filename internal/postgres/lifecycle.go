@@ -60,13 +60,13 @@ const eventReturning = `e.id, e.subscription_id::text, e.tenant_id, e.applicatio
 // claimEventsSQL claims due lifecycle events as claimSubscriptionsSQL
 // claims subscriptions.
 const claimEventsSQL = `
-WITH due AS (
+WITH ` + asyncCommit + `, due AS (
   SELECT id FROM subscription_events
   WHERE due_at <= now() AND (claimed_by IS NULL OR lease_until < now()) AND NOT (endpoint = ANY ($4))
   ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED
 )
 UPDATE subscription_events e SET claimed_by = $1, lease_until = now() + make_interval(secs => $2)
-FROM due WHERE e.id = due.id
+FROM due, async WHERE e.id = due.id
 RETURNING ` + eventReturning
 
 // ClaimEvents claims due lifecycle events for worker.
