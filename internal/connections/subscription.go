@@ -50,9 +50,6 @@ func (s Subscription) ChangeTypeList() string {
 	return strings.Join(parts, ",")
 }
 
-// Wants reports whether the subscription is sent changes of type t.
-func (s Subscription) Wants(t ChangeType) bool { return slices.Contains(s.ChangeTypes, t) }
-
 // Endpoint is the host and port a URL's requests go to, the key of the
 // delivery workers' per-endpoint bound.
 func Endpoint(rawURL string) string {
