@@ -343,7 +343,17 @@ func TestFaultWebhookReplicaKilled(t *testing.T) {
 	survivorClient := newClient(replicas[1].base, devToken(t, "contoso", "hooks"), 30*time.Second)
 	go func() { createSteadily(survivorClient, "hookkill", 30, stop, &acked); close(done) }()
 
-	// Kill the first replica seen holding a claim, while it holds it.
+	// Once deliveries are well under way, kill replica 0 the first time it
+	// is seen holding a claim, while it holds it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, received, _, _ := rc.tally(); received >= 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("fewer than 100 notifications within 30 s")
+		}
+	}
+	_, before, _, _ := rc.tally()
 	victim, held := -1, 0
 	deadline := time.Now().Add(30 * time.Second)
 	for victim < 0 {
@@ -379,8 +389,8 @@ func TestFaultWebhookReplicaKilled(t *testing.T) {
 	ops, _ := waitAllDelivered(t, rc, dsn, "hookkill", subs, 60*time.Second)
 	distinct, received, posts, conflicts := rc.tally()
 	survivor := scrape(t, replicas[1].base)[`connops_webhook_notifications_total{outcome="delivered"}`]
-	report(t, "replicas=2 subscriptions=%d killed=replica-%d claims-held-at-kill=%d operations-created=%d notifications-distinct=%d received=%d duplicates=%d posts=%d delivered-by-survivor=%.0f all-arrived=%s-after-kill lease=5s ids-conflicting=%d",
-		len(subs), victim, held, ops, distinct, received, received-distinct, posts, survivor, time.Since(killedAt).Round(time.Millisecond), len(conflicts))
+	report(t, "replicas=2 subscriptions=%d killed=replica-%d claims-held-at-kill=%d received-before-kill=%d operations-created=%d notifications-distinct=%d received=%d duplicates=%d posts=%d delivered-by-survivor=%.0f all-arrived=%s-after-kill lease=5s ids-conflicting=%d",
+		len(subs), victim, held, before, ops, distinct, received, received-distinct, posts, survivor, time.Since(killedAt).Round(time.Millisecond), len(conflicts))
 	if distinct != ops*len(subs) || len(conflicts) != 0 {
 		t.Errorf("distinct %d, want %d; changes under two ids: %v", distinct, ops*len(subs), conflicts)
 	}
