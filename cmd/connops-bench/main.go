@@ -3,11 +3,12 @@
 // several concurrencies, first all on one connection, then spread over 100
 // connections of 10 tenants, runs the same durable inserts with the same
 // spread straight against the database in the same run for comparison, then
-// measures reads, $batch and start-up, and prints tables ready to paste into
-// docs/performance.md.
+// measures reads, $batch, webhook deliveries and start-up, and prints tables
+// ready to paste into docs/performance.md.
 //
 //	go run ./cmd/connops-bench [-duration 5s] [-clients 1,8,32,64] [-sizes 10000,1000000] [-skip-large]
-//	                           [-steps creates,spread,batches,reads,waiters,startup] [-waiters 10000]
+//	                           [-steps creates,spread,batches,reads,waiters,webhooks,startup] [-waiters 10000]
+//	                           [-webhook-subscriptions 0,1,4]
 package main
 
 import (
@@ -43,11 +44,14 @@ type options struct {
 	// waiters step's count.
 	steps   []string
 	waiters int
-	args    []string
+	// webhookSubscriptions are the subscription counts of the webhooks
+	// step; empty skips it.
+	webhookSubscriptions []int
+	args                 []string
 }
 
 // allSteps are the bench's steps, in the order they run.
-var allSteps = []string{"creates", "spread", "batches", "reads", "waiters", "startup"}
+var allSteps = []string{"creates", "spread", "batches", "reads", "waiters", "webhooks", "startup"}
 
 // runs reports whether the run includes step.
 func (o options) runs(step string) bool { return slices.Contains(o.steps, step) }
@@ -88,6 +92,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	clients := fs.String("clients", "1,8,32,64", "concurrent clients of the create steps")
 	batchClients := fs.String("batch-clients", "8,32", "concurrent clients of the $batch steps")
 	sizes := fs.String("sizes", "10000,1000000", "stored operations for the read steps")
+	hooks := fs.String("webhook-subscriptions", "0,1,4", "subscriptions of the webhooks step, one run per count (0: the same creates without any); empty skips it")
 	fs.BoolVar(&opts.skipLarge, "skip-large", false, fmt.Sprintf("skip read sizes of %d or more", largeSize))
 	fs.StringVar(&opts.databaseURL, "database-url", "", "use this PostgreSQL instead of a private cluster (DB CPU is then not measured)")
 	fs.StringVar(&opts.binary, "binary", "", "prebuilt connops binary (default: go build ./cmd/connops)")
@@ -125,6 +130,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if opts.waiters < 1 {
 		return opts, errors.New("-waiters must be positive")
 	}
+	if opts.webhookSubscriptions, err = parseCounts(*hooks); err != nil {
+		return opts, fmt.Errorf("-webhook-subscriptions: %w", err)
+	}
 	if len(opts.clients) == 0 {
 		return opts, errors.New("-clients needs at least one count")
 	}
@@ -142,7 +150,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	return opts, nil
 }
 
-func parseInts(s string) ([]int, error) {
+func parseInts(s string) ([]int, error) { return parseList(s, 1) }
+
+// parseCounts is parseInts with 0 allowed.
+func parseCounts(s string) ([]int, error) { return parseList(s, 0) }
+
+func parseList(s string, least int) ([]int, error) {
 	var out []int
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -150,7 +163,10 @@ func parseInts(s string) ([]int, error) {
 			continue
 		}
 		n, err := strconv.Atoi(part)
-		if err != nil || n < 1 {
+		if err != nil || n < least {
+			if least == 0 {
+				return nil, fmt.Errorf("%q is not a non-negative integer", part)
+			}
 			return nil, fmt.Errorf("%q is not a positive integer", part)
 		}
 		out = append(out, n)

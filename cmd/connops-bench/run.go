@@ -29,6 +29,7 @@ type bench struct {
 	admin    string // the service's pprof address, when profiling
 	tenant   string
 	token    string
+	secret   string // the service's HS256 secret, for more tenants' tokens
 	// spread is the tenants and connections of the spread create step.
 	spread spread
 }
@@ -60,6 +61,7 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	svcCfg := serviceConfig{binary: binary, databaseURL: db.serviceDSN, secret: hex.EncodeToString(secret), rateLimit: opts.rateLimit}
+	b.secret = svcCfg.secret
 	if b.token, err = issueToken(svcCfg.secret, b.tenant); err != nil {
 		return err
 	}
@@ -139,6 +141,16 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 			return err
 		}
 		printWaiters(stdout, waiters)
+	}
+
+	if b.opts.runs("webhooks") && len(b.opts.webhookSubscriptions) > 0 {
+		hooks, err := b.runWebhooks(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\n### Webhooks: notifications to a local receiver while %d clients create operations "+
+			"(every subscription on the creates of one connection)\n\n", webhookClients)
+		printWebhooks(stdout, hooks)
 	}
 
 	hwm, _ := memoryKB(b.svc.pid(), "VmHWM")

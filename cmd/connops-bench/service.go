@@ -68,6 +68,8 @@ func startService(cfg serviceConfig) (*service, error) {
 		"AUTH_HS256_SECRET=" + cfg.secret,
 		"LOG_LEVEL=info",
 		"RATE_LIMIT_RPS=" + strconv.FormatFloat(cfg.rateLimit, 'f', -1, 64),
+		// The webhooks step's receiver listens on loopback.
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true",
 	}
 	if cfg.adminAddr != "" {
 		s.cmd.Env = append(s.cmd.Env, "ADMIN_ADDR="+cfg.adminAddr)

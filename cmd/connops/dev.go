@@ -143,8 +143,9 @@ func devConfig(getenv func(string) string, f devFlags) (app.Config, error) {
 	// What dev changes from serve's defaults, unless the variable is set: a
 	// local stand-in for Graph should not throttle the ingestion runs
 	// developers try against it (set RATE_LIMIT_RPS to test a connector's
-	// handling of 429).
-	devDefaults := map[string]string{"RATE_LIMIT_RPS": "0"}
+	// handling of 429), and a developer's webhook receiver runs on their
+	// machine.
+	devDefaults := map[string]string{"RATE_LIMIT_RPS": "0", "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"}
 	cfg, err := app.LoadConfig(func(k string) string {
 		if v, ok := byFlag[k]; ok {
 			return v

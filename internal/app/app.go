@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/connops/connops/internal/telemetry"
 	"github.com/connops/connops/internal/tenantgate"
 	"github.com/connops/connops/internal/tracing"
+	"github.com/connops/connops/internal/webhooks"
 )
 
 // App is one running connops over one database: its HTTP handler and the
@@ -115,12 +118,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	metrics := telemetry.New(a.pool)
 	metrics.WatchGauge(hub.Watchers)
 	eng := engine.New(a.store, engine.Options{Lease: cfg.EngineLease, Metrics: metrics, Log: log})
+	hooks, signer, client, err := a.webhooks(ctx, cfg, metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	hub.OnTenant(hooks.Changed)
 	svc := connections.NewService(a.store, log, connections.Options{
 		MaxConnectionsPerTenant: cfg.MaxConnections, IdempotencyTTL: cfg.IdempotencyTTL,
 		MaxOperationsPerConnection: int64(cfg.MaxOperations),
 		ProvisioningDelay:          cfg.ProvisioningDelay, ManualProvisioning: cfg.ManualProvisioning,
 		WorkAdded: eng.Wake, MaxItemsPerConnection: int64(cfg.MaxItems),
 		Changes: hub, Admit: gate.Acquire, ReadTimeout: cfg.RequestTimeout,
+		Webhooks: client,
 	})
 	if gin.Mode() == gin.DebugMode {
 		gin.SetMode(gin.ReleaseMode)
@@ -130,6 +139,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxy, Metrics: metrics,
 		WaitMax: cfg.WaitMax, StreamHeartbeat: cfg.StreamHeartbeat,
 		TenantGate: gate, PageTokens: tokens, Tracing: tr.GinMiddleware(),
+		WebhookKeys: signer,
 	}, svc, verifier, a.ready, log)
 	if err != nil {
 		return nil, err
@@ -143,10 +153,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	// they are not API routes, so they stay out of its router and document.
 	a.Handler = ui.Beside(withMetrics(metrics.Handler(), tr.Handler(api)))
 
-	a.jobs.Add(3)
+	a.jobs.Add(4)
 	go func() {
 		defer a.jobs.Done()
 		eng.Run(jobsCtx)
+	}()
+	go func() {
+		defer a.jobs.Done()
+		hooks.Run(jobsCtx)
 	}()
 	go func() {
 		defer a.jobs.Done()
@@ -171,6 +185,49 @@ func (a *App) pageTokens(ctx context.Context, cfg Config) (*odata.TokenCodec, er
 		}
 	}
 	return odata.NewTokenCodec(keys...)
+}
+
+// webhooks builds the subscription deliveries: the client that dials
+// receivers, the signer of their validation tokens (its key shared by the
+// replicas through the database) and the engine.
+func (a *App) webhooks(ctx context.Context, cfg Config, metrics *telemetry.Metrics, log *slog.Logger) (*webhooks.Engine, *webhooks.Signer, *webhooks.Client, error) {
+	roots, err := loadCAs(cfg.WebhookCAFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	workers := cfg.WebhookWorkers
+	client := webhooks.NewClient(webhooks.ClientOptions{AllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks, RootCAs: roots,
+		PerEndpoint: max(1, workers/2)})
+	secrets, err := a.store.SharedSecrets(ctx, "webhook-signing")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := webhooks.NewSigner(secrets, cfg.PublicBaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hooks := webhooks.New(a.store, client, signer, webhooks.Options{Workers: workers, Lease: cfg.WebhookLease,
+		RetryWindow: cfg.WebhookRetryWindow, MaxDelay: cfg.WebhookRetryMaxDelay, Metrics: metrics, Log: log})
+	return hooks, signer, client, nil
+}
+
+// loadCAs is the system's CAs plus those in file (none when empty).
+func loadCAs(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("WEBHOOK_CA_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("WEBHOOK_CA_FILE %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // withMetrics routes GET /metrics to the metrics handler and everything

@@ -70,6 +70,7 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 
 	ChangeConfig
+	WebhookConfig
 }
 
 // minSecretLen keeps HS256 secrets out of brute-force range.
@@ -151,6 +152,9 @@ func LoadConfig(getenv func(string) string, n Need) (Config, error) {
 		return cfg, err
 	}
 	if err := readChangeConfig(getenv, &cfg.ChangeConfig); err != nil {
+		return cfg, err
+	}
+	if err := readWebhookConfig(getenv, cfg.ChangeRetention, &cfg.WebhookConfig); err != nil {
 		return cfg, err
 	}
 	for _, k := range SplitList(getenv("PAGE_TOKEN_KEYS")) {

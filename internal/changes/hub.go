@@ -74,6 +74,9 @@ type Hub struct {
 	pending map[string]struct{} // to announce
 	kick    chan struct{}
 	ctx     context.Context // the hub's life, set by Run
+	// onTenant are told of every tenant the hub hears has new changes,
+	// followed or not (OnTenant).
+	onTenant []func(tenantID string)
 }
 
 // tenant is the hub's state for one tenant with watchers.
@@ -223,9 +226,37 @@ func wakeAll(set map[*watcher]struct{}) {
 	}
 }
 
+// OnTenant registers f to be told of every tenant the hub hears has new
+// changes, whether or not anyone watches it: this replica's commits
+// (Changed), other replicas' announcements, and the safety poll. Webhook
+// deliveries wake on it. f must not block; register before Run.
+func (h *Hub) OnTenant(f func(tenantID string)) {
+	h.mu.Lock()
+	h.onTenant = append(h.onTenant, f)
+	h.mu.Unlock()
+}
+
+// heard passes a tenant with new changes to the OnTenant hooks.
+func (h *Hub) heard(tenantID string) {
+	h.mu.Lock()
+	hooks := h.onTenant
+	h.mu.Unlock()
+	for _, f := range hooks {
+		f(tenantID)
+	}
+}
+
+// hooked reports whether any OnTenant hook is registered.
+func (h *Hub) hooked() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.onTenant) > 0
+}
+
 // Changed is told, after a commit, that the tenant has new changes: the
 // hub's own watchers are woken at once, other replicas' after the NOTIFY.
 func (h *Hub) Changed(tenantID string) {
+	h.heard(tenantID)
 	h.markDirty(tenantID)
 	h.mu.Lock()
 	h.pending[tenantID] = struct{}{}

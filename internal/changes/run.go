@@ -133,14 +133,15 @@ func (h *Hub) listenOnce(ctx context.Context) error {
 			continue
 		}
 		for _, t := range a.Tenants {
+			h.heard(t)
 			h.markDirty(t)
 		}
 	}
 }
 
 // poll is the safety net: every PollEvery it asks the log which tenants
-// changed lately and reads those the hub follows, and forgets tenants idle
-// past idleGrace.
+// changed lately, tells the OnTenant hooks and reads those the hub
+// follows, and forgets tenants idle past idleGrace.
 func (h *Hub) poll(ctx context.Context) {
 	ticker := time.NewTicker(h.opts.PollEvery)
 	defer ticker.Stop()
@@ -150,8 +151,8 @@ func (h *Hub) poll(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		if !h.forgetIdle() {
-			continue // nobody watches: nothing to catch up on
+		if !h.forgetIdle() && !h.hooked() {
+			continue // nobody watches or listens: nothing to catch up on
 		}
 		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 		// The window overlaps the last poll generously: a change's time is
@@ -166,6 +167,7 @@ func (h *Hub) poll(ctx context.Context) {
 			continue
 		}
 		for _, t := range tenants {
+			h.heard(t)
 			h.markDirty(t)
 		}
 	}

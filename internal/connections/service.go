@@ -52,6 +52,7 @@ type Store interface {
 	GroupStore
 	ChangeStore
 	StatisticsStore
+	SubscriptionStore
 
 	// FinishOperation ends a service-started operation with outcome, with
 	// every consequence the engine's own finish has (schema active,
@@ -128,6 +129,12 @@ type Options struct {
 	Admit func(ctx context.Context, tenantID string) (release func(), err error)
 	// ReadTimeout bounds each of those reads (0: only the caller's context).
 	ReadTimeout time.Duration
+	// Webhooks vets subscription endpoints (their handshake); nil turns
+	// subscription creates and URL changes off.
+	Webhooks EndpointChecker
+	// MaxSubscriptionLifetime caps a subscription's expirationDateTime
+	// (DefaultMaxSubscriptionLifetime when zero).
+	MaxSubscriptionLifetime time.Duration
 }
 
 // Default limits.
@@ -152,6 +159,9 @@ func NewService(store Store, log *slog.Logger, opts Options) *Service {
 	}
 	if opts.MaxItemsPerConnection <= 0 {
 		opts.MaxItemsPerConnection = DefaultMaxItemsPerConnection
+	}
+	if opts.MaxSubscriptionLifetime <= 0 {
+		opts.MaxSubscriptionLifetime = DefaultMaxSubscriptionLifetime
 	}
 	return &Service{store: store, log: log, opts: opts}
 }

@@ -209,3 +209,29 @@ func (f *fakeService) ListMembers(context.Context, connections.Caller, string, s
 func (f *fakeService) DeleteMember(context.Context, connections.Caller, string, string, string) error {
 	return f.call("DeleteMember")
 }
+
+func (f *fakeService) CreateSubscription(_ context.Context, c connections.Caller, n connections.NewSubscription) (connections.Subscription, error) {
+	return connections.Subscription{ID: "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", TenantID: c.TenantID, AppID: c.AppID,
+		Resource: n.Resource, ChangeTypes: []connections.ChangeType{connections.ChangeUpdated}, NotificationURL: n.NotificationURL,
+		TLSVersion: connections.DefaultTLSVersion, ExpiresAt: fakeTime}, f.call("CreateSubscription")
+}
+
+func (f *fakeService) GetSubscription(_ context.Context, c connections.Caller, id string) (connections.Subscription, error) {
+	return connections.Subscription{ID: id, TenantID: c.TenantID, AppID: c.AppID, ExpiresAt: fakeTime}, f.call("GetSubscription")
+}
+
+func (f *fakeService) ListSubscriptions(context.Context, connections.Caller, connections.ListQuery) (connections.Page[connections.Subscription], error) {
+	return connections.Page[connections.Subscription]{}, f.call("ListSubscriptions")
+}
+
+func (f *fakeService) UpdateSubscription(_ context.Context, c connections.Caller, id string, _ connections.SubscriptionPatch) (connections.Subscription, error) {
+	return connections.Subscription{ID: id, TenantID: c.TenantID, AppID: c.AppID, ExpiresAt: fakeTime}, f.call("UpdateSubscription")
+}
+
+func (f *fakeService) DeleteSubscription(context.Context, connections.Caller, string) error {
+	return f.call("DeleteSubscription")
+}
+
+func (f *fakeService) ReauthorizeSubscription(context.Context, connections.Caller, string) error {
+	return f.call("ReauthorizeSubscription")
+}

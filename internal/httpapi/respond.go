@@ -56,8 +56,16 @@ func (s *server) respond(c *gin.Context, status int, body any) {
 // readJSON reads the request body, answering 413 itself when it is too large,
 // then starts the request's database deadline.
 func (s *server) readJSON(c *gin.Context) ([]byte, bool) {
-	body, err := readBody(c.Request)
+	body, ok := s.readJSONBody(c)
 	startDeadline(c)
+	return body, ok
+}
+
+// readJSONBody is readJSON without the deadline, for a request whose
+// service call bounds its own database steps (a subscription's handshake
+// may take 10 s before them).
+func (s *server) readJSONBody(c *gin.Context) ([]byte, bool) {
+	body, err := readBody(c.Request)
 	if errors.Is(err, errBodyTooLarge) {
 		limit := s.cfg.MaxBodyBytes
 		if v, ok := c.Get(bodyLimitKey); ok {

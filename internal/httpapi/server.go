@@ -57,6 +57,9 @@ type Config struct {
 	// Tracing, if set, runs first on every request (it names the trace span
 	// by route).
 	Tracing gin.HandlerFunc
+	// WebhookKeys, if set, is served at /.well-known/jwks.json: the keys
+	// that sign the notifications' validationTokens.
+	WebhookKeys KeySet
 }
 
 // Metrics is what the HTTP layer reports.
@@ -120,6 +123,13 @@ type service interface {
 	GetMember(ctx context.Context, caller connections.Caller, connectionID, groupID, id string) (connections.Member, error)
 	ListMembers(ctx context.Context, caller connections.Caller, connectionID, groupID string, q connections.ListQuery) (connections.Page[connections.Member], error)
 	DeleteMember(ctx context.Context, caller connections.Caller, connectionID, groupID, id string) error
+
+	CreateSubscription(ctx context.Context, caller connections.Caller, n connections.NewSubscription) (connections.Subscription, error)
+	GetSubscription(ctx context.Context, caller connections.Caller, id string) (connections.Subscription, error)
+	ListSubscriptions(ctx context.Context, caller connections.Caller, q connections.ListQuery) (connections.Page[connections.Subscription], error)
+	UpdateSubscription(ctx context.Context, caller connections.Caller, id string, p connections.SubscriptionPatch) (connections.Subscription, error)
+	DeleteSubscription(ctx context.Context, caller connections.Caller, id string) error
+	ReauthorizeSubscription(ctx context.Context, caller connections.Caller, id string) error
 }
 
 // verifier turns a bearer token into a caller.
@@ -194,9 +204,11 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	get(r, "/readyz", s.readyz)
 	get(r, "/openapi.json", s.openAPI)
 	get(r, "/openapi.yaml", s.openAPI)
+	get(r, "/.well-known/jwks.json", s.jwks)
 
 	for _, version := range []string{"v1.0", "beta"} {
 		r.POST("/"+version+"/$batch", s.authenticate, s.rateLimit, negotiate, s.requireJSONBodyUpTo(batchBodyFactor), s.batch(version))
+		s.registerSubscriptions(r, version)
 		for _, set := range []string{"connections", "external/connections"} {
 			rt := route{version: version, set: set, legacy: version == "beta" && set == "connections"}
 			g := r.Group("/"+version+"/"+set, withRoute(rt), s.authenticate, s.rateLimit, negotiate, applyPreferences, s.requireJSONBody)

@@ -27,6 +27,7 @@ type Metrics struct {
 	claimsLost       prometheus.Counter
 	engineLag        prometheus.Gauge
 	byStatus         *prometheus.GaugeVec
+	webhooks         webhookMetrics
 }
 
 // New registers the metrics, the Go runtime and process collectors, and the
@@ -74,6 +75,7 @@ func New(pool *pgxpool.Pool) *Metrics {
 	reg.MustRegister(m.requests, m.latency, m.dbUnavailable, m.rateLimited, m.idempotentReplay, m.purged,
 		m.finished, m.provisioning, m.claimsLost, m.engineLag, m.byStatus,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.webhooks = newWebhookMetrics(reg)
 	if pool != nil {
 		reg.MustRegister(newPoolCollector(pool))
 	}
