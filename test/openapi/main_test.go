@@ -4,6 +4,7 @@
 package openapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +45,9 @@ func TestMain(m *testing.M) {
 	// OData's /$count answers a bare integer as text/plain; the document
 	// describes it with an integer schema, as Graph's own description does.
 	openapi3filter.RegisterBodyDecoder("text/plain", decodePlainInteger)
+	// An event stream is text; the document gives its grammar as the
+	// pattern of a string schema.
+	openapi3filter.RegisterBodyDecoder("text/event-stream", decodeEventStream)
 	pgtest.Main(m)
 }
 
@@ -69,6 +74,13 @@ func decodePlainInteger(body io.Reader, _ http.Header, schema *openapi3.SchemaRe
 		return nil, err
 	}
 	return float64(n), nil
+}
+
+// decodeEventStream gives the validator the blocks of an event stream a
+// test read, as the string the document describes.
+func decodeEventStream(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	data, err := io.ReadAll(body)
+	return string(data), err
 }
 
 // loadDocument reads, loads and validates the document.
@@ -109,6 +121,9 @@ type env struct {
 	engine *gin.Engine
 	doc    *openapi3.T
 	router routers.Router
+	// app is the connops served, for a test that must reach below HTTP
+	// (as retention does).
+	app *app.App
 }
 
 // exercised records "operationId status" of every validated response, across
@@ -171,7 +186,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{url: srv.URL, engine: engine, doc: doc, router: router}
+	return &env{url: srv.URL, engine: engine, doc: doc, router: router, app: a}
 }
 
 // token signs a token for tenant with the given application roles.
@@ -203,6 +218,8 @@ type req struct {
 	status int
 	// request is what the document should make of the request.
 	request want
+	// blocks is how many blocks of an event stream to read (1 when 0).
+	blocks int
 }
 
 type resp struct {
@@ -246,8 +263,10 @@ func (e *env) do(t *testing.T, r req) resp {
 		target = e.url + target
 	}
 	body := encodeBody(t, r.body)
-	build := func() *http.Request {
-		hr, err := http.NewRequestWithContext(t.Context(), r.method, target, bytes.NewReader(body))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	build := func(ctx context.Context) *http.Request {
+		hr, err := http.NewRequestWithContext(ctx, r.method, target, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,20 +281,63 @@ func (e *env) do(t *testing.T, r req) resp {
 		}
 		return hr
 	}
-	res, err := http.DefaultClient.Do(build())
+	res, err := http.DefaultClient.Do(build(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	got := resp{status: res.StatusCode, header: res.Header}
-	if got.body, err = io.ReadAll(res.Body); err != nil {
+	if isEventStream(res.Header) {
+		// An event stream does not end, so it is never read to its end:
+		// the first r.blocks blocks (whole ones) are the body, and the
+		// stream is closed. They are validated like any body, against the
+		// grammar components.schemas.eventStream gives as its pattern,
+		// rather than the body being skipped. A stream that sends fewer
+		// fails the test rather than hanging it.
+		stop := time.AfterFunc(streamReadLimit, cancel)
+		got.body, err = readEventBlocks(res.Body, max(r.blocks, 1))
+		stop.Stop()
+		if err != nil {
+			t.Fatalf("%s %s: reading %d event stream blocks: %v\n%s", r.method, r.target, max(r.blocks, 1), err, got.body)
+		}
+	} else if got.body, err = io.ReadAll(res.Body); err != nil {
 		t.Fatal(err)
 	}
 	if r.status != 0 && got.status != r.status {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.method, r.target, got.status, r.status, got.body)
 	}
-	e.validate(t, build(), r.request, got)
+	e.validate(t, build(t.Context()), r.request, got)
 	return got
+}
+
+// streamReadLimit bounds the wait for the blocks a test reads from an event
+// stream: events already committed come at once, heartbeats every 15 s.
+const streamReadLimit = 30 * time.Second
+
+func isEventStream(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == "text/event-stream"
+}
+
+// readEventBlocks reads an event stream up to the end of its n-th block
+// (the empty line that ends it), or to its end if it ends first.
+func readEventBlocks(body io.Reader, n int) ([]byte, error) {
+	br := bufio.NewReader(body)
+	var out []byte
+	for n > 0 {
+		line, err := br.ReadString('\n')
+		out = append(out, line...)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if line == "\n" {
+			n--
+		}
+	}
+	return out, nil
 }
 
 // validate checks one exchange against the document. A request to a path or
@@ -306,15 +368,53 @@ func (e *env) validate(t *testing.T, hr *http.Request, expect want, got resp) {
 	case expect == invalid && reqErr == nil:
 		t.Errorf("%s: request was meant to break the document, but the document accepts it", what)
 	}
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in, Status: got.status, Header: got.header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	out.SetBodyBytes(got.body)
-	if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
-		t.Errorf("%s: %d response does not match the document: %v\nheaders: %v\nbody: %s", what, got.status, err, got.header, got.body)
+	if got.status == http.StatusNotModified {
+		e.validateNotModified(t, what, route.Operation, got)
+	} else {
+		out := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: in, Status: got.status, Header: got.header,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		}
+		out.SetBodyBytes(got.body)
+		if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
+			t.Errorf("%s: %d response does not match the document: %v\nheaders: %v\nbody: %s", what, got.status, err, got.header, got.body)
+		}
 	}
 	markExercised(route.Operation.OperationID + " " + strconv.Itoa(got.status))
+}
+
+// validateNotModified checks a 304, which openapi3filter.ValidateResponse
+// passes without a look: the operation must document it, with the headers
+// it declares, and it has no body.
+func (e *env) validateNotModified(t *testing.T, what string, op *openapi3.Operation, got resp) {
+	t.Helper()
+	ref := op.Responses.Status(got.status)
+	if ref == nil || ref.Value == nil {
+		t.Errorf("%s: status %d is not in the document", what, got.status)
+		return
+	}
+	validateHeaders(t, what, ref.Value, got)
+	if len(got.body) != 0 {
+		t.Errorf("%s: 304 with a body: %s", what, got.body)
+	}
+}
+
+// validateHeaders checks an answer's headers against those a response
+// declares.
+func validateHeaders(t *testing.T, what string, r *openapi3.Response, got resp) {
+	t.Helper()
+	for name, h := range r.Headers {
+		v := got.header.Get(name)
+		if v == "" {
+			if h.Value.Required {
+				t.Errorf("%s: header %s missing", what, name)
+			}
+			continue
+		}
+		if err := h.Value.Schema.Value.VisitJSON(v); err != nil {
+			t.Errorf("%s: header %s: %v", what, name, err)
+		}
+	}
 }
 
 // validateComponent checks an answer against one of the document's shared
@@ -330,18 +430,7 @@ func (e *env) validateComponent(t *testing.T, what, name string, status int, got
 	if ref == nil || ref.Value == nil {
 		t.Fatalf("document has no components.responses.%s", name)
 	}
-	for name, h := range ref.Value.Headers {
-		v := got.header.Get(name)
-		if v == "" {
-			if h.Value.Required {
-				t.Errorf("%s: header %s missing", what, name)
-			}
-			continue
-		}
-		if err := h.Value.Schema.Value.VisitJSON(v); err != nil {
-			t.Errorf("%s: header %s: %v", what, name, err)
-		}
-	}
+	validateHeaders(t, what, ref.Value, got)
 	mt := ref.Value.Content.Get(got.header.Get("Content-Type"))
 	if mt == nil {
 		t.Errorf("%s: content type %q is not in components.responses.%s", what, got.header.Get("Content-Type"), name)

@@ -56,7 +56,8 @@ func TestServiceMatchesDocument(t *testing.T) {
 	// Manual provisioning keeps every schema registration running until a
 	// caller with the control role finishes it, so the scenario decides
 	// when each one ends (and can meet the 409 of a second registration).
-	e := newEnv(t, envOptions{vars: map[string]string{"PROVISIONING_DELAY": "manual"}})
+	// WAIT_MAX is short so a Prefer: wait that runs out costs a second.
+	e := newEnv(t, envOptions{vars: map[string]string{"PROVISIONING_DELAY": "manual", "WAIT_MAX": "1s"}})
 	t.Run("scenarios", func(t *testing.T) {
 		for i, m := range mounts {
 			t.Run(m.name, func(t *testing.T) {
@@ -75,10 +76,18 @@ func TestServiceMatchesDocument(t *testing.T) {
 				t.Parallel()
 				e.itemsScenario(t, m, fmt.Sprintf("itemtenant%d", i))
 			})
+			t.Run(m.name+" changes", func(t *testing.T) {
+				t.Parallel()
+				e.changesScenario(t, m, fmt.Sprintf("changetenant%d", i))
+			})
 		}
 		t.Run("item quota", func(t *testing.T) {
 			t.Parallel()
 			itemQuotaScenario(t)
+		})
+		t.Run("change log retention", func(t *testing.T) {
+			t.Parallel()
+			changeRetentionScenario(t)
 		})
 		for _, v := range []string{"v1.0", "beta"} {
 			t.Run("batch "+v, func(t *testing.T) {
