@@ -89,6 +89,10 @@ func TestServiceMatchesDocument(t *testing.T) {
 			t.Parallel()
 			changeRetentionScenario(t)
 		})
+		t.Run("subscriptions", func(t *testing.T) {
+			t.Parallel()
+			subscriptionsScenario(t)
+		})
 		for _, v := range []string{"v1.0", "beta"} {
 			t.Run("batch "+v, func(t *testing.T) {
 				t.Parallel()
