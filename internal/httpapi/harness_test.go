@@ -48,7 +48,12 @@ func newAppEnv(t *testing.T, vars map[string]string, logs io.Writer) *env {
 	if logs == nil {
 		logs = io.Discard
 	}
-	vals := map[string]string{"DATABASE_URL": pgtest.DSN(t), "AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
+	dsn := pgtest.DSN(t)
+	// LISTEN needs a session of its own, which PgBouncer in transaction
+	// mode cannot give: the hub listens on the server directly, as
+	// docs/scaling.md asks of a deployment behind PgBouncer.
+	vals := map[string]string{"DATABASE_URL": dsn, "LISTEN_DATABASE_URL": pgtest.DirectDSN(t, dsn),
+		"AUTH_HS256_SECRET": testSecret, "RATE_LIMIT_RPS": "0"}
 	maps.Copy(vals, vars)
 	return startApp(t, vals, logs)
 }

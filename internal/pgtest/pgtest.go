@@ -149,3 +149,24 @@ func (s *server) close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// DirectDSN is the URL of the database dsn names, straight to the server:
+// with PGTEST_PGBOUNCER=1 the same database without PgBouncer in between,
+// for what needs a session of its own (LISTEN); otherwise dsn itself.
+func DirectDSN(t testing.TB, dsn string) string {
+	t.Helper()
+	s := getServer(t)
+	if s.bouncer == nil {
+		return dsn
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return s.dsn(cfg.ConnConfig.Database)
+}
+
+// ThroughPgBouncer reports whether the tests reach their databases through
+// PgBouncer (PGTEST_PGBOUNCER=1), which ignores session settings sent at
+// connect time, such as statement_timeout.
+func ThroughPgBouncer() bool { return bouncerWanted() }
