@@ -3,11 +3,13 @@
 // several concurrencies, first all on one connection, then spread over 100
 // connections of 10 tenants, runs the same durable inserts with the same
 // spread straight against the database in the same run for comparison, then
-// measures reads, $batch, webhook deliveries and start-up, and prints tables
+// measures reads, $batch, item PUTs (against raw upserts) and item reads,
+// waiting requests, webhook deliveries and start-up, and prints tables
 // ready to paste into docs/performance.md.
 //
 //	go run ./cmd/connops-bench [-duration 5s] [-clients 1,8,32,64] [-sizes 10000,1000000] [-skip-large]
-//	                           [-steps creates,spread,batches,reads,waiters,webhooks,startup] [-waiters 10000]
+//	                           [-steps creates,spread,batches,reads,items,waiters,webhooks,startup] [-waiters 10000]
+//	                           [-item-clients 1,8,32]
 //	                           [-webhook-subscriptions 0,1,4]
 package main
 
@@ -32,11 +34,13 @@ type options struct {
 	warmup       time.Duration
 	clients      []int
 	batchClients []int
-	sizes        []int
-	skipLarge    bool
-	databaseURL  string
-	binary       string
-	cpuProfile   string
+	// itemClients are the client counts of the item PUT comparison.
+	itemClients []int
+	sizes       []int
+	skipLarge   bool
+	databaseURL string
+	binary      string
+	cpuProfile  string
 	// profileClients is the client count of the create steps profiled.
 	profileClients int
 	rateLimit      float64
@@ -51,7 +55,7 @@ type options struct {
 }
 
 // allSteps are the bench's steps, in the order they run.
-var allSteps = []string{"creates", "spread", "batches", "reads", "waiters", "webhooks", "startup"}
+var allSteps = []string{"creates", "spread", "batches", "reads", "items", "waiters", "webhooks", "startup"}
 
 // runs reports whether the run includes step.
 func (o options) runs(step string) bool { return slices.Contains(o.steps, step) }
@@ -91,14 +95,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&opts.warmup, "warmup", time.Second, "unmeasured warm-up before each step")
 	clients := fs.String("clients", "1,8,32,64", "concurrent clients of the create steps")
 	batchClients := fs.String("batch-clients", "8,32", "concurrent clients of the $batch steps")
-	sizes := fs.String("sizes", "10000,1000000", "stored operations for the read steps")
+	itemClients := fs.String("item-clients", "1,8,32", "concurrent clients of the item PUT step")
+	sizes := fs.String("sizes", "10000,1000000", "stored operations, and stored items, for the read steps")
 	hooks := fs.String("webhook-subscriptions", "0,1,4", "subscriptions of the webhooks step, one run per count (0: the same creates without any); empty skips it")
 	fs.BoolVar(&opts.skipLarge, "skip-large", false, fmt.Sprintf("skip read sizes of %d or more", largeSize))
 	fs.StringVar(&opts.databaseURL, "database-url", "", "use this PostgreSQL instead of a private cluster (DB CPU is then not measured)")
 	fs.StringVar(&opts.binary, "binary", "", "prebuilt connops binary (default: go build ./cmd/connops)")
 	fs.Float64Var(&opts.rateLimit, "rate-limit", 1e6, "the service's RATE_LIMIT_RPS and RATE_LIMIT_BURST: high, so the limiter runs but never rejects; 0 turns it off")
 	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the service during the single-connection create step at -profile-clients to this file, "+
-		"and of the spread step to the same name with -spread before the extension (via ADMIN_ADDR pprof)")
+		"of the spread step to the same name with -spread before the extension, and of the item PUTs at the most -item-clients with -items (via ADMIN_ADDR pprof)")
 	steps := fs.String("steps", strings.Join(allSteps, ","), "steps to run, of "+strings.Join(allSteps, ","))
 	fs.IntVar(&opts.waiters, "waiters", 10_000, "concurrent GETs with Prefer: wait held by the waiters step")
 	fs.IntVar(&opts.profileClients, "profile-clients", 0, "client count of the create steps to profile and sample RSS in (default: the largest of -clients)")
@@ -114,6 +119,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if opts.batchClients, err = parseInts(*batchClients); err != nil {
 		return opts, fmt.Errorf("-batch-clients: %w", err)
+	}
+	if opts.itemClients, err = parseInts(*itemClients); err != nil {
+		return opts, fmt.Errorf("-item-clients: %w", err)
 	}
 	if opts.sizes, err = parseInts(*sizes); err != nil {
 		return opts, fmt.Errorf("-sizes: %w", err)

@@ -101,13 +101,19 @@ func closeAll(clients []*apiClient) {
 
 // printReads reports the read steps and how latency grows with the store.
 func printReads(w io.Writer, results []readResult) {
-	t := table{header: []string{"stored ops", "request", "req/s", "p50 ms", "p99 ms",
+	printReadsOf(w, "stored ops", "GET by id", "GET filtered first page ($top=50)", results)
+}
+
+// printReadsOf prints reads of stored things with the get and list steps
+// named as given.
+func printReadsOf(w io.Writer, stored, getName, listName string, results []readResult) {
+	t := table{header: []string{stored, "request", "req/s", "p50 ms", "p99 ms",
 		"service CPU µs/req", "DB CPU µs/req", "errors"}}
 	for _, r := range results {
 		for _, s := range []struct {
 			name string
 			res  stepResult
-		}{{"GET by id", r.get}, {"GET filtered first page ($top=50)", r.list}} {
+		}{{getName, r.get}, {listName, r.list}} {
 			t.add(fmt.Sprint(r.size), s.name, fmtRate(s.res.requestRate()), fmtMS(s.res.p50), fmtMS(s.res.p99),
 				fmtPer(s.res.cpu.service, s.res.requests, true), fmtPer(s.res.cpu.db, s.res.requests, s.res.cpu.dbKnown),
 				fmtErrors(s.res))
@@ -118,8 +124,8 @@ func printReads(w io.Writer, results []readResult) {
 		return
 	}
 	small, large := results[0], results[len(results)-1]
-	fmt.Fprintf(w, "\np50 ratio %d / %d stored: GET by id %s, filtered first page %s\n",
-		large.size, small.size, fmtRatio(ratio(large.get.p50, small.get.p50)), fmtRatio(ratio(large.list.p50, small.list.p50)))
+	fmt.Fprintf(w, "\np50 ratio %d / %d stored: %s %s, %s %s\n",
+		large.size, small.size, getName, fmtRatio(ratio(large.get.p50, small.get.p50)), listName, fmtRatio(ratio(large.list.p50, small.list.p50)))
 }
 
 func ratio(a, b time.Duration) float64 {

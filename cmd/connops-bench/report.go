@@ -91,12 +91,24 @@ type createRow struct {
 	peakRSSKB  int64 // sampled VmRSS during this step; 0 if not sampled
 }
 
+// writeNouns name what a write comparison counts on each side.
+type writeNouns struct{ service, services, raw, raws string }
+
+var (
+	createNouns = writeNouns{"create", "creates", "insert", "inserts"}
+	itemNouns   = writeNouns{"PUT", "PUTs", "upsert", "upserts"}
+)
+
 func printCreates(w io.Writer, title string, rows []createRow) {
+	printWrites(w, title, createNouns, rows)
+}
+
+func printWrites(w io.Writer, title string, n writeNouns, rows []createRow) {
 	fmt.Fprintln(w, title)
 	fmt.Fprintln(w)
-	t := table{header: []string{"clients", "service creates/s", "p50 ms", "p99 ms",
-		"raw inserts/s", "raw p50 ms", "raw p99 ms", "service/raw",
-		"service CPU µs/create", "DB CPU µs/create (service)", "DB CPU µs/insert (raw)", "errors svc/raw"}}
+	t := table{header: []string{"clients", "service " + n.services + "/s", "p50 ms", "p99 ms",
+		"raw " + n.raws + "/s", "raw p50 ms", "raw p99 ms", "service/raw",
+		"service CPU µs/" + n.service, "DB CPU µs/" + n.service + " (service)", "DB CPU µs/" + n.raw + " (raw)", "errors svc/raw"}}
 	for _, r := range rows {
 		t.add(fmt.Sprint(r.clients), fmtRate(r.service.rate()), fmtMS(r.service.p50), fmtMS(r.service.p99),
 			fmtRate(r.raw.rate()), fmtMS(r.raw.p50), fmtMS(r.raw.p99), fmtRatio(r.service.rate()/max(r.raw.rate(), 1e-9)),
@@ -108,7 +120,7 @@ func printCreates(w io.Writer, title string, rows []createRow) {
 	t.print(w)
 	fmt.Fprintln(w)
 
-	fmt.Fprintln(w, "Where the CPU went (µs per create; bench = this process: load generator and log sink; cores busy = all three ÷ wall time)")
+	fmt.Fprintln(w, "Where the CPU went (µs per "+n.service+"; bench = this process: load generator and log sink; cores busy = all three ÷ wall time)")
 	fmt.Fprintln(w)
 	c := table{header: []string{"clients", "run", "service µs", "DB µs", "bench µs", "total µs", "cores busy", "service DB sessions"}}
 	for _, r := range rows {

@@ -134,6 +134,24 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 		}
 	}
 
+	if b.opts.runs("items") {
+		puts, err := b.runItemPuts(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		printWrites(stdout, "### Item PUTs (8 properties, 2 KB text content, 2 ACL entries, a new item each): "+
+			"service (HTTP PUT .../items/{id}) vs raw INSERT ... ON CONFLICT DO UPDATE, same database server", itemNouns, puts)
+		reads, err := b.runItemReads(ctx)
+		if err != nil {
+			return err
+		}
+		if len(reads) > 0 {
+			fmt.Fprintf(stdout, "\n### Item reads at %d clients\n\n", readClients)
+			printReadsOf(stdout, "stored items", "GET item", "GET first page of items ($top=50)", reads)
+		}
+	}
+
 	if b.opts.runs("waiters") {
 		fmt.Fprintf(stderr, "waiters: %d\n", b.opts.waiters)
 		waiters, err := b.runWaiters(ctx, b.opts.waiters)

@@ -70,6 +70,8 @@ func startService(cfg serviceConfig) (*service, error) {
 		"RATE_LIMIT_RPS=" + strconv.FormatFloat(cfg.rateLimit, 'f', -1, 64),
 		// The webhooks step's receiver listens on loopback.
 		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true",
+		// The items step's schemas complete at once.
+		"PROVISIONING_DELAY=0s",
 	}
 	if cfg.adminAddr != "" {
 		s.cmd.Env = append(s.cmd.Env, "ADMIN_ADDR="+cfg.adminAddr)

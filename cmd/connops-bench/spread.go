@@ -69,7 +69,7 @@ func newSpread(secret, base string) (spread, error) {
 // connections.
 func issueToken(secret, tenantID string) (string, error) {
 	token, err := auth.Issue([]byte(secret), auth.DevToken{
-		TenantID: tenantID, AppID: "connops-bench", Roles: []string{connections.PermReadWriteAll}, TTL: 24 * time.Hour,
+		TenantID: tenantID, AppID: "connops-bench", Roles: []string{connections.PermReadWriteAll, connections.PermItemReadWriteAll}, TTL: 24 * time.Hour,
 	}, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("issue token for %s: %w", tenantID, err)

@@ -179,11 +179,33 @@ func stringField(dst *string) field {
 		if isNull(raw) {
 			return nil
 		}
+		if s, ok := plainString(raw); ok {
+			*dst = s
+			return nil
+		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			return badRequest(path, "Property '%s' must be a string.", path)
 		}
 		return nil
 	}
+}
+
+// plainString reads a JSON string with no escapes without encoding/json,
+// which scans it twice more (an item's content is kilobytes of it). raw is
+// a value the decoder has already checked, inside a body already checked to
+// be UTF-8, so a quote at each end and no backslash, quote or control
+// character between them is exactly a string whose text is the bytes.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, b := range inner {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return "", false
+		}
+	}
+	return string(inner), true
 }
 
 // stringArrayField stores a JSON array of strings.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/connops/connops/internal/connections"
 )
@@ -150,4 +151,25 @@ func TestCheckDepth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzPlainString: the fast path for unescaped strings reads exactly what
+// encoding/json reads, and leaves everything else to it.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"plain text"`, `""`, `"a\"b"`, `"tab\there"`, `"é and 中"`, `"\u0000"`, `"x`, `x"`, `"`, `7`, "\"raw\ttab\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := plainString(raw)
+		if !ok || !utf8.Valid(raw) { // bodies are checked to be UTF-8 first
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("plainString(%q) = %q, but encoding/json refuses it: %v", raw, got, err)
+		}
+		if got != want {
+			t.Fatalf("plainString(%q) = %q, encoding/json reads %q", raw, got, want)
+		}
+	})
 }

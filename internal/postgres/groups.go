@@ -11,8 +11,7 @@ import (
 
 // groupsInScope joins external groups to their connection's current
 // incarnation, under the caller's scope.
-const groupsInScope = `FROM external_groups g JOIN connections c ON c.tenant_id = g.tenant_id AND c.uid = g.connection_uid
-WHERE ` + visibleConnection + ` AND c.id = $4`
+const groupsInScope = `FROM external_groups g WHERE g.tenant_id = $1 AND g.connection_uid = ` + visibleConnectionUID
 
 const groupColumns = `g.id, coalesce(g.display_name, ''), coalesce(g.description, ''), g.version, g.created_at, g.updated_at`
 
@@ -111,8 +110,7 @@ func (s *Store) AddMember(ctx context.Context, scope connections.Scope, connecti
 	return added, nil
 }
 
-const membersInScope = `FROM group_members m JOIN connections c ON c.tenant_id = m.tenant_id AND c.uid = m.connection_uid
-WHERE ` + visibleConnection + ` AND c.id = $4 AND m.group_id = $5`
+const membersInScope = `FROM group_members m WHERE m.tenant_id = $1 AND m.connection_uid = ` + visibleConnectionUID + ` AND m.group_id = $5`
 
 const getMemberSQL = `SELECT ` + memberColumns + ` ` + membersInScope + ` AND m.id = $6`
 

@@ -11,11 +11,19 @@ import (
 	"github.com/connops/connops/internal/connections"
 )
 
-// itemsInScope joins items to their connection's current incarnation, so
-// every read applies the caller's scope and never sees the items of a
-// deleted connection of the same id.
-const itemsInScope = `FROM items i JOIN connections c ON c.tenant_id = i.tenant_id AND c.uid = i.connection_uid
-WHERE ` + visibleConnection + ` AND c.id = $4`
+// visibleConnectionUID is the uid of connection $4's current incarnation
+// when the caller may see it, else NULL. Statements compare connection_uid
+// with it rather than join connections: as a scalar subquery it becomes a
+// parameter of the index condition on (tenant_id, connection_uid, id), where
+// a join (or a CTE) let generic plans leave connection_uid out and walk
+// every item of the tenant: a list's first page took 15 ms at 10,000 items
+// and a 26-item upsert 10 ms in its duplicate check.
+const visibleConnectionUID = `(SELECT c.uid FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4)`
+
+// itemsInScope is the items of connection $4 under the caller's scope: every
+// read applies it, and never sees the items of a deleted connection of the
+// same id.
+const itemsInScope = `FROM items i WHERE i.tenant_id = $1 AND i.connection_uid = ` + visibleConnectionUID
 
 const activeSchemaSQL = `
 SELECT c.state::text, coalesce(c.active_schema_version, 0), sv.schema FROM connections c
@@ -101,7 +109,12 @@ WITH target AS (
 ), last AS (
   SELECT DISTINCT ON (i.id) i.* FROM input i ORDER BY i.id, i.ord DESC
 ), known AS (
-  SELECT l.id, l.ord, (SELECT 1 FROM items x, target t WHERE x.tenant_id = $1 AND x.connection_uid = t.uid AND x.id = l.id LIMIT 1) IS NOT NULL AS stored
+  -- Whether an item is stored matters only when the group's new items could
+  -- pass the quota; below it (nearly always) CASE skips the probes, which a
+  -- generic plan made on a fresh table may run on the wrong index.
+  SELECT l.id, l.ord, CASE WHEN (SELECT n FROM target) + (SELECT count(*) FROM last) <= $11 THEN false
+    ELSE (SELECT 1 FROM items x WHERE x.tenant_id = $1 AND x.connection_uid = (SELECT uid FROM target) AND x.id = l.id LIMIT 1) IS NOT NULL
+  END AS stored
   FROM last l
 ), admitted AS (
   SELECT k.id FROM (SELECT k.*, row_number() OVER (PARTITION BY k.stored ORDER BY k.ord) AS rank FROM known k) k, target t
@@ -228,7 +241,9 @@ func (s *Store) GetItem(ctx context.Context, scope connections.Scope, connection
 	return it, nil
 }
 
-const lockItemSQL = `SELECT ` + itemColumns + `, coalesce(c.active_schema_version, 0) ` + itemsInScope + ` AND i.id = $5 FOR UPDATE OF i`
+const lockItemSQL = `SELECT ` + itemColumns + `,
+  coalesce((SELECT c.active_schema_version FROM connections c WHERE c.tenant_id = $1 AND c.uid = i.connection_uid), 0)
+` + itemsInScope + ` AND i.id = $5 FOR UPDATE OF i`
 
 const updateItemSQL = `
 UPDATE items SET properties = $4::jsonb, acl = $5::jsonb, content_type = $6, content = $7, version = version + 1, updated_at = now()
@@ -280,7 +295,7 @@ const deleteItemSQL = `
 WITH target AS (
   SELECT c.uid FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
 ), gone AS (
-  DELETE FROM items i USING target t WHERE i.tenant_id = $1 AND i.connection_uid = t.uid AND i.id = $5 RETURNING 1
+  DELETE FROM items i WHERE i.tenant_id = $1 AND i.connection_uid = (SELECT uid FROM target) AND i.id = $5 RETURNING 1
 ), counted AS (
   UPDATE connection_counts oc SET items = oc.items - 1
   WHERE oc.tenant_id = $1 AND oc.connection_id = $4 AND EXISTS (SELECT 1 FROM gone)
