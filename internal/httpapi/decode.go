@@ -99,56 +99,79 @@ func checkDepth(raw []byte) error {
 }
 
 // decodeObject walks one JSON object held in raw, handing each property to its
-// field decoder. The whole body (path "") is checked for depth first; nested
-// objects are parts of a body already checked.
+// field decoder. The whole body (path "") is checked first, for depth and
+// validity; nested objects are parts of a body already checked, so their
+// members are found by walkObject alone.
 func decodeObject(path string, raw []byte, known fields) error {
 	if path == "" {
 		if err := checkDepth(raw); err != nil {
 			return err
 		}
+		if !json.Valid(raw) {
+			return decodeTokens(raw, known)
+		}
 	}
+	seen := map[string]bool{}
+	isObject, err := walkObject(raw, func(key string, value json.RawMessage) error {
+		return decodeMember(path, key, value, seen, known)
+	})
+	if !isObject {
+		what := "The request body"
+		if path != "" {
+			what = "Property '" + path + "'"
+		}
+		return badRequest(path, "%s must be a JSON object.", what)
+	}
+	return err
+}
+
+func decodeMember(path, key string, value json.RawMessage, seen map[string]bool, known fields) error {
+	name := joinPath(path, key)
+	if seen[key] {
+		return badRequest(name, "Property '%s' appears more than once.", name)
+	}
+	seen[key] = true
+	decode, ok := known[key]
+	if !ok {
+		return badRequest(name, "Property '%s' is not a known property of this resource.", name)
+	}
+	return decode(name, value)
+}
+
+// decodeTokens walks a body that is not valid JSON with encoding/json's
+// tokens, so the refusal is the first problem in reading order, a
+// property's or the syntax's, worded with where the syntax breaks.
+func decodeTokens(raw []byte, known fields) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	what := "The request body"
-	if path != "" {
-		what = "Property '" + path + "'"
-	}
+	const what = "The request body"
 	tok, err := dec.Token()
 	if err != nil {
-		return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+		return badRequest("", "%s is not valid JSON: %s.", what, jsonProblem(err))
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return badRequest(path, "%s must be a JSON object.", what)
+		return badRequest("", "%s must be a JSON object.", what)
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+			return badRequest("", "%s is not valid JSON: %s.", what, jsonProblem(err))
 		}
 		key, _ := tok.(string)
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
-			return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+			return badRequest("", "%s is not valid JSON: %s.", what, jsonProblem(err))
 		}
-		name := joinPath(path, key)
-		if seen[key] {
-			return badRequest(name, "Property '%s' appears more than once.", name)
-		}
-		seen[key] = true
-		decode, ok := known[key]
-		if !ok {
-			return badRequest(name, "Property '%s' is not a known property of this resource.", name)
-		}
-		if err := decode(name, value); err != nil {
+		if err := decodeMember("", key, value, seen, known); err != nil {
 			return err
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return badRequest(path, "%s is not valid JSON: %s.", what, jsonProblem(err))
+		return badRequest("", "%s is not valid JSON: %s.", what, jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest(path, "%s has data after the end of the JSON object.", what)
+		return badRequest("", "%s has data after the end of the JSON object.", what)
 	}
 	return nil
 }
@@ -301,8 +324,8 @@ func arrayField(item func(i int) fields) field {
 		if isNull(raw) {
 			return nil
 		}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(raw, &elems); err != nil {
+		elems, ok := walkArray(raw)
+		if !ok {
 			return badRequest(path, "Property '%s' must be an array.", path)
 		}
 		for i, e := range elems {

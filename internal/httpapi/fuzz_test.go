@@ -173,3 +173,46 @@ func FuzzPlainString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWalkObject: on valid JSON, the walkers find exactly the members and
+// elements encoding/json finds.
+func FuzzWalkObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` { "a" : [1, {"b":"}"}], "c\"d" : "e\\\\" , "f":null } `,
+		`[1,"x",{"y":[]}]`, `{"a":{"b":{"c":"\\\""}}}`, `"s"`, `[]`, `{"k":tru`, `{"\u0041":true}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) || !utf8.Valid(raw) { // bodies are checked to be UTF-8 first
+			return
+		}
+		var members map[string]json.RawMessage
+		isObject := json.Unmarshal(raw, &members) == nil
+		got := map[string]json.RawMessage{}
+		ok, err := walkObject(raw, func(key string, value json.RawMessage) error {
+			got[key] = value // the last of a repeated key wins, as in encoding/json
+			return nil
+		})
+		if ok != isObject || err != nil {
+			t.Fatalf("walkObject(%q): object %v, error %v; encoding/json: object %v", raw, ok, err, isObject)
+		}
+		for k, v := range members {
+			if string(got[k]) != string(v) {
+				t.Fatalf("walkObject(%q): member %q = %q, encoding/json %q", raw, k, got[k], v)
+			}
+		}
+		if ok && len(got) != len(members) {
+			t.Fatalf("walkObject(%q): %d members, encoding/json %d", raw, len(got), len(members))
+		}
+		var elems []json.RawMessage
+		isArray := json.Unmarshal(raw, &elems) == nil
+		walked, ok := walkArray(raw)
+		if ok != isArray || len(walked) != len(elems) {
+			t.Fatalf("walkArray(%q): %d elements (%v), encoding/json %d (%v)", raw, len(walked), ok, len(elems), isArray)
+		}
+		for i := range elems {
+			if string(walked[i]) != string(elems[i]) {
+				t.Fatalf("walkArray(%q)[%d] = %q, encoding/json %q", raw, i, walked[i], elems[i])
+			}
+		}
+	})
+}

@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 
 	"github.com/connops/connops/internal/connections"
@@ -106,24 +103,10 @@ func propertiesField(dst *map[string]connections.PropertyValue) field {
 		if isNull(raw) {
 			return nil
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return badRequest(path, "Property '%s' must be a JSON object.", path)
-		}
 		props := map[string]connections.PropertyValue{}
 		annotations := map[string]string{}
 		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return badRequest(path, "Property '%s' is not valid JSON.", path)
-			}
-			key, _ := tok.(string)
-			var value json.RawMessage
-			if err := dec.Decode(&value); err != nil {
-				return badRequest(path, "Property '%s' is not valid JSON.", path)
-			}
+		isObject, err := walkObject(raw, func(key string, value json.RawMessage) error {
 			name := path + "." + key
 			if seen[key] {
 				return badRequest(name, "Property '%s' appears more than once.", truncate(name, 96))
@@ -131,9 +114,7 @@ func propertiesField(dst *map[string]connections.PropertyValue) field {
 			seen[key] = true
 			switch prop, annotation, isAnnotation := strings.Cut(key, "@"); {
 			case key == "@odata.type":
-				if err := odataTypeField(typeProperties)(name, value); err != nil {
-					return err
-				}
+				return odataTypeField(typeProperties)(name, value)
 			case isAnnotation && annotation == "odata.type":
 				var t string
 				if err := stringField(&t)(name, value); err != nil {
@@ -148,9 +129,13 @@ func propertiesField(dst *map[string]connections.PropertyValue) field {
 				}
 				props[key] = connections.PropertyValue{Raw: value}
 			}
+			return nil
+		})
+		if !isObject {
+			return badRequest(path, "Property '%s' must be a JSON object.", path)
 		}
-		if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
-			return badRequest(path, "Property '%s' is not valid JSON.", path)
+		if err != nil {
+			return err
 		}
 		for prop, t := range annotations {
 			v, ok := props[prop]

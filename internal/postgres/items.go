@@ -63,7 +63,7 @@ type aclDoc struct {
 }
 
 func itemWriteOf(item connections.Item, schemaVersion int, maxItems int64) (itemWrite, error) {
-	props, err := json.Marshal(item.Properties)
+	props, err := encodeProperties(item.Properties)
 	if err != nil {
 		return itemWrite{}, fmt.Errorf("encode item properties: %w", err)
 	}
@@ -80,6 +80,33 @@ func itemWriteOf(item connections.Item, schemaVersion int, maxItems int64) (item
 		w.contentType, w.content = &item.Content.Type, &item.Content.Value
 	}
 	return w, nil
+}
+
+// encodeProperties writes an item's properties as one JSON object. The
+// values are canonical JSON already (the domain checked and compacted
+// them), so they are copied as they are rather than checked again by
+// json.Marshal; PostgreSQL parses the whole as jsonb in any case.
+func encodeProperties(props map[string]json.RawMessage) ([]byte, error) {
+	size := 2
+	for k, v := range props {
+		size += len(k) + len(v) + 4
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for k, v := range props {
+		if len(v) == 0 {
+			return nil, fmt.Errorf("property %q has no value", k)
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		key, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(out, key...), ':'), v...)
+	}
+	return append(out, '}'), nil
 }
 
 // PutItem creates or replaces an item through the connection's write queue.
