@@ -139,7 +139,7 @@ WITH target AS (
   -- Whether an item is stored matters only when the group's new items could
   -- pass the quota; below it (nearly always) CASE skips the probes, which a
   -- generic plan made on a fresh table may run on the wrong index.
-  SELECT l.id, l.ord, CASE WHEN (SELECT n FROM target) + (SELECT count(*) FROM last) <= $11 THEN false
+  SELECT l.id, l.ord, CASE WHEN coalesce((SELECT n FROM target) + (SELECT count(*) FROM last) <= $11, false) THEN false
     ELSE (SELECT 1 FROM items x WHERE x.tenant_id = $1 AND x.connection_uid = (SELECT uid FROM target) AND x.id = l.id LIMIT 1) IS NOT NULL
   END AS stored
   FROM last l

@@ -242,12 +242,20 @@ WITH target AS (
 ), input AS (
   SELECT t.id, t.kind, t.status, t.error, t.ord
   FROM unnest($5::text[], $6::text[], $7::text[], $9::text[]) WITH ORDINALITY AS t(id, status, error, kind, ord)
+), below_cap AS (
+  -- When every input row fits under the cap, whether an id is stored need
+  -- not be known before the insert: ON CONFLICT tells, and CASE below skips
+  -- the probes. That is nearly always; it also spares the probes the
+  -- generic plan made while the table was small, which can walk another
+  -- index of the connection's operations (operations_updated_idx) instead
+  -- of the primary key.
+  SELECT coalesce((SELECT n FROM target) + (SELECT count(*) FROM input) <= $8, false) AS yes
 ), fresh AS (
   -- A scalar subquery with LIMIT is never turned into a join: each input
-  -- row costs one primary-key probe, whatever the statistics say about the
-  -- table (a fresh, unanalyzed one could otherwise get a sequential scan).
+  -- row costs one probe, whatever the statistics say about the table.
   SELECT DISTINCT ON (i.id) i.id, i.ord FROM input i
-  WHERE (SELECT 1 FROM operations o WHERE o.tenant_id = $1 AND o.connection_id = $4 AND o.id = i.id LIMIT 1) IS NULL
+  WHERE CASE WHEN (SELECT yes FROM below_cap) THEN true
+    ELSE (SELECT 1 FROM operations o WHERE o.tenant_id = $1 AND o.connection_id = $4 AND o.id = i.id LIMIT 1) IS NULL END
   ORDER BY i.id, i.ord
 ), admitted AS (
   SELECT r.ord FROM (SELECT f.ord, row_number() OVER (ORDER BY f.ord) AS rank FROM fresh f) r, target t
@@ -256,12 +264,14 @@ WITH target AS (
   INSERT INTO operations (tenant_id, connection_id, id, kind, status, error)
   SELECT $1, $4, i.id, i.kind::operation_kind, i.status::operation_status, i.error::jsonb
   FROM input i JOIN admitted a ON a.ord = i.ord ORDER BY i.ord
+  ON CONFLICT DO NOTHING
   RETURNING id, version, created_at, updated_at
 ), counted AS (
   UPDATE connection_counts oc SET operations = oc.operations + (SELECT count(*) FROM ins)
   WHERE oc.tenant_id = $1 AND oc.connection_id = $4 AND EXISTS (SELECT 1 FROM ins)
 )
-SELECT EXISTS (SELECT 1 FROM target), f.ord IS NOT NULL, ins.version, ins.created_at, ins.updated_at
+SELECT EXISTS (SELECT 1 FROM target), f.ord IS NOT NULL AND (ins.id IS NOT NULL OR NOT (SELECT yes FROM below_cap)),
+  ins.version, ins.created_at, ins.updated_at
 FROM input i
 LEFT JOIN fresh f ON f.ord = i.ord
 LEFT JOIN admitted a ON a.ord = i.ord
