@@ -53,7 +53,7 @@ UPDATE external_groups g SET
   display_name = CASE WHEN $6 THEN nullif($7, '') ELSE g.display_name END,
   description = CASE WHEN $8 THEN nullif($9, '') ELSE g.description END,
   version = g.version + 1, updated_at = now()
-FROM connections c WHERE c.tenant_id = g.tenant_id AND c.uid = g.connection_uid AND ` + visibleConnection + ` AND c.id = $4 AND g.id = $5
+WHERE g.tenant_id = $1 AND g.connection_uid = ` + visibleConnectionUID + ` AND g.id = $5
 RETURNING ` + groupColumns
 
 // UpdateGroup applies a patch to a group.
@@ -72,9 +72,7 @@ func (s *Store) UpdateGroup(ctx context.Context, scope connections.Scope, connec
 	return g, nil
 }
 
-const deleteGroupSQL = `
-DELETE FROM external_groups g USING connections c
-WHERE c.tenant_id = g.tenant_id AND c.uid = g.connection_uid AND ` + visibleConnection + ` AND c.id = $4 AND g.id = $5`
+const deleteGroupSQL = `DELETE ` + groupsInScope + ` AND g.id = $5`
 
 // DeleteGroup deletes a group; its members go with it.
 func (s *Store) DeleteGroup(ctx context.Context, scope connections.Scope, connectionID, id string) error {
@@ -154,9 +152,7 @@ func (s *Store) ListMembers(ctx context.Context, scope connections.Scope, connec
 	return page, nil
 }
 
-const deleteMemberSQL = `
-DELETE FROM group_members m USING connections c
-WHERE c.tenant_id = m.tenant_id AND c.uid = m.connection_uid AND ` + visibleConnection + ` AND c.id = $4 AND m.group_id = $5 AND m.id = $6`
+const deleteMemberSQL = `DELETE ` + membersInScope + ` AND m.id = $6`
 
 // DeleteMember removes a member from a group.
 func (s *Store) DeleteMember(ctx context.Context, scope connections.Scope, connectionID, groupID, id string) error {

@@ -11,15 +11,6 @@ import (
 	"github.com/connops/connops/internal/connections"
 )
 
-// visibleConnectionUID is the uid of connection $4's current incarnation
-// when the caller may see it, else NULL. Statements compare connection_uid
-// with it rather than join connections: as a scalar subquery it becomes a
-// parameter of the index condition on (tenant_id, connection_uid, id), where
-// a join (or a CTE) let generic plans leave connection_uid out and walk
-// every item of the tenant: a list's first page took 15 ms at 10,000 items
-// and a 26-item upsert 10 ms in its duplicate check.
-const visibleConnectionUID = `(SELECT c.uid FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4)`
-
 // itemsInScope is the items of connection $4 under the caller's scope: every
 // read applies it, and never sees the items of a deleted connection of the
 // same id.
@@ -319,10 +310,8 @@ func (s *Store) UpdateItem(ctx context.Context, scope connections.Scope, connect
 // deleteItemSQL deletes and uncounts an item; a connection held at its
 // quota becomes ready again once an item goes.
 const deleteItemSQL = `
-WITH target AS (
-  SELECT c.uid FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4
-), gone AS (
-  DELETE FROM items i WHERE i.tenant_id = $1 AND i.connection_uid = (SELECT uid FROM target) AND i.id = $5 RETURNING 1
+WITH gone AS (
+  DELETE ` + itemsInScope + ` AND i.id = $5 RETURNING 1
 ), counted AS (
   UPDATE connection_counts oc SET items = oc.items - 1
   WHERE oc.tenant_id = $1 AND oc.connection_id = $4 AND EXISTS (SELECT 1 FROM gone)

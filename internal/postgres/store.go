@@ -60,6 +60,15 @@ func (s *Store) Close() {
 const visibleConnection = `c.tenant_id = $1
   AND (NOT $2 OR ($3 <> '' AND (c.created_by_app = $3 OR $3 = ANY (c.authorized_app_ids))))`
 
+// visibleConnectionUID is the uid of connection $4's current incarnation
+// when the caller may see it, else NULL. Statements compare connection_uid
+// with it rather than join connections: as a scalar subquery it becomes a
+// parameter of the index condition on (tenant_id, connection_uid, id), where
+// a join (or a CTE) let generic plans leave connection_uid out and walk
+// every item of the tenant: a list's first page took 15 ms at 10,000 items
+// and a 26-item upsert 10 ms in its duplicate check.
+const visibleConnectionUID = `(SELECT c.uid FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4)`
+
 func scopeArgs(s connections.Scope, more ...any) []any {
 	return append([]any{s.TenantID, s.OwnedOnly, s.OwnerApp}, more...)
 }

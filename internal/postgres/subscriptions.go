@@ -48,7 +48,7 @@ const countSubscriptionsSQL = `SELECT count(*) FROM subscriptions WHERE tenant_i
 // after the subscription's position and the subscription hears of it.
 const keyShareConnectionSQL = `SELECT 1 FROM connections c WHERE ` + visibleConnection + ` AND c.id = $4 FOR KEY SHARE`
 
-const operationExistsSQL = `SELECT 1 FROM operations WHERE tenant_id = $1 AND connection_id = $2 AND id = $3`
+const operationExistsSQL = `SELECT 1 ` + operationsInScope + ` AND o.id = $5`
 
 // insertSubscriptionSQL starts the subscription at the tenant's newest
 // committed change: per-tenant ids are commit-ordered, so every change
@@ -81,7 +81,7 @@ func (s *Store) CreateSubscription(ctx context.Context, scope connections.Scope,
 			}
 		}
 		if sub.OperationID != "" {
-			if err := tx.QueryRow(ctx, operationExistsSQL, scope.TenantID, sub.ConnectionID, sub.OperationID).Scan(new(int)); err != nil {
+			if err := tx.QueryRow(ctx, operationExistsSQL, scopeArgs(scope, sub.ConnectionID, sub.OperationID)...).Scan(new(int)); err != nil {
 				return err
 			}
 		}
