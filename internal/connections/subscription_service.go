@@ -141,14 +141,7 @@ func (s *Service) ListSubscriptions(ctx context.Context, caller Caller, q ListQu
 	if _, err := caller.readScope(); err != nil {
 		return Page[Subscription]{}, err
 	}
-	q.OrderBy = []OrderKey{{Field: FieldID}}
-	if err := validatePaging(&q); err != nil {
-		return Page[Subscription]{}, err
-	}
-	if err := validateFields(q.Fields, subscriptionFields); err != nil {
-		return Page[Subscription]{}, err
-	}
-	if err := validateCursor(&q); err != nil {
+	if err := validateIDQuery(&q, subscriptionFields, "subscriptions"); err != nil {
 		return Page[Subscription]{}, err
 	}
 	if _, ok := subscriptionID(firstOf(q.After)); q.After != nil && !ok {
@@ -191,7 +184,11 @@ func (s *Service) UpdateSubscription(ctx context.Context, caller Caller, id stri
 			return Subscription{}, &Error{Kind: ErrUnavailable, Message: "Subscriptions are not available on this server."}
 		}
 		// Found first: a 404 needs no handshake.
-		if _, err := s.GetSubscription(ctx, caller, id); err != nil {
+		err := s.boundedRead(ctx, caller.TenantID, func(ctx context.Context) error {
+			_, err := s.GetSubscription(ctx, caller, id)
+			return err
+		})
+		if err != nil {
 			return Subscription{}, err
 		}
 		if err := s.handshake(ctx, "notificationUrl", *p.NotificationURL); err != nil {

@@ -147,13 +147,13 @@ func (s *server) checkJSONBody(c *gin.Context, limit int64) {
 	switch c.Request.Method {
 	case http.MethodPost, http.MethodPatch, http.MethodPut:
 	case http.MethodDelete:
-		rejectQueryOptions(c)
+		rejectQueryOptions(c, onMethod(c))
 		return
 	default:
 		c.Next()
 		return
 	}
-	if !rejectQueryOptions(c) {
+	if !rejectQueryOptions(c, onMethod(c)) {
 		return
 	}
 	if c.Request.ContentLength > limit {
@@ -200,14 +200,18 @@ func decodeContentEncoding(c *gin.Context, limit int64) bool {
 
 // rejectQueryOptions refuses query options on writes: OData applies system
 // query options to GET only, and one silently ignored would mislead.
-func rejectQueryOptions(c *gin.Context) bool {
+func rejectQueryOptions(c *gin.Context, where string) bool {
 	for key := range c.Request.URL.Query() {
 		respondError(c, http.StatusBadRequest, codeInvalidRequest,
-			"Query option '"+truncate(key, 64)+"' is not supported on a "+c.Request.Method+" request.", key)
+			"Query option '"+truncate(key, 64)+"' is not supported "+where+".", key)
 		return false
 	}
 	return true
 }
+
+// onMethod words where rejectQueryOptions refuses an option: on this
+// request's method.
+func onMethod(c *gin.Context) string { return "on a " + c.Request.Method + " request" }
 
 const deadlineKey = "connops.startDeadline"
 

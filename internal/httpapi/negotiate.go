@@ -140,14 +140,20 @@ func parseIfMatch(c *gin.Context) *connections.Precondition {
 	if h == "*" {
 		return &connections.Precondition{Any: true}
 	}
-	pre := &connections.Precondition{Versions: []int64{}}
+	return &connections.Precondition{Versions: append([]int64{}, etagVersions(h)...)}
+}
+
+// etagVersions reads the versions of the entity tags listed in h; tags
+// connops could not have issued are left out, so they match nothing.
+func etagVersions(h string) []int64 {
+	var versions []int64
 	for _, tag := range strings.Split(h, ",") {
 		tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
 		if v, err := strconv.ParseInt(tag, 10, 64); err == nil {
-			pre.Versions = append(pre.Versions, v)
+			versions = append(versions, v)
 		}
 	}
-	return pre
+	return versions
 }
 
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
@@ -159,13 +165,7 @@ func parseIfNoneMatch(c *gin.Context) (versions []int64, any bool) {
 	if h == "*" {
 		return nil, true
 	}
-	for _, tag := range strings.Split(h, ",") {
-		tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
-		if v, err := strconv.ParseInt(tag, 10, 64); err == nil {
-			versions = append(versions, v)
-		}
-	}
-	return versions, false
+	return etagVersions(h), false
 }
 
 // negotiate refuses, before any work is done, a request whose Accept header

@@ -20,7 +20,7 @@ type statisticsBody struct {
 }
 
 func (s *server) getStatistics(c *gin.Context) {
-	if !rejectQueryOptions(c) {
+	if !rejectQueryOptions(c, onMethod(c)) {
 		return
 	}
 	st, err := s.svc.ConnectionStatistics(c.Request.Context(), mustCaller(c), c.Param("connectionId"))

@@ -27,9 +27,7 @@ const defaultHeartbeat = 15 * time.Second
 // connection is deleted, and when the client goes; a client reconnects
 // with Last-Event-ID and misses nothing.
 func (s *server) streamChanges(c *gin.Context, rt route, connectionID string) {
-	for key := range c.Request.URL.Query() {
-		respondError(c, http.StatusBadRequest, codeInvalidRequest,
-			"Query option '"+truncate(key, 64)+"' is not supported on an event stream: it carries every change the caller may see.", key)
+	if !rejectQueryOptions(c, "on an event stream: it carries every change the caller may see") {
 		return
 	}
 	last, err := lastEventID(c)
@@ -68,7 +66,7 @@ func (s *server) streamChanges(c *gin.Context, rt route, connectionID string) {
 	// An id with no data moves the client's Last-Event-ID to where the
 	// stream starts, without an event: a reconnect before the first change
 	// resumes from here, not from its own connect time.
-	w.WriteString("retry: 2000\nid: " + strconv.FormatInt(feedStart(last, feed), 10) + "\n\n")
+	w.WriteString("retry: 2000\nid: " + strconv.FormatInt(feed.Start(), 10) + "\n\n")
 	for {
 		if w.Flush() != nil || rc.Flush() != nil {
 			return
@@ -103,14 +101,6 @@ func (s *server) streamChanges(c *gin.Context, rt route, connectionID string) {
 	}
 }
 
-// feedStart is the position a stream starts after.
-func feedStart(last *int64, f *connections.Feed) int64 {
-	if last != nil {
-		return *last
-	}
-	return f.Start()
-}
-
 // lastEventID reads the Last-Event-ID header: absent, or an event id this
 // service sent (a non-negative integer).
 func lastEventID(c *gin.Context) (*int64, error) {
@@ -120,8 +110,7 @@ func lastEventID(c *gin.Context) (*int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return nil, &connections.Error{Kind: connections.ErrInvalid, Target: "Last-Event-ID",
-			Message: "Last-Event-ID must be the id of an event this stream sent."}
+		return nil, badRequest("Last-Event-ID", "Last-Event-ID must be the id of an event this stream sent.")
 	}
 	return &n, nil
 }

@@ -133,7 +133,7 @@ func (s *server) reauthorizeSubscription(c *gin.Context) {
 
 // rejectWriteOptions refuses query options on a write that has no body
 // check to do it (rejectQueryOptions runs inside requireJSONBody).
-func rejectWriteOptions(c *gin.Context) { rejectQueryOptions(c) }
+func rejectWriteOptions(c *gin.Context) { rejectQueryOptions(c, onMethod(c)) }
 
 // jwks serves the public keys of the validationTokens, for receivers to
 // verify notifications with. It needs no token: the keys are public.
