@@ -13,16 +13,17 @@ import (
 
 	"github.com/connops/connops/internal/app"
 	"github.com/connops/connops/internal/auth"
+	"github.com/connops/connops/internal/connections"
 	"github.com/connops/connops/internal/pgtest"
 )
 
 // The permissions a token can carry, as Microsoft Graph names them, and
 // connops's own role that may finish the operations connops starts.
 const (
-	ReadAll           = "ExternalConnection.Read.All"
-	ReadWriteAll      = "ExternalConnection.ReadWrite.All"
-	ReadWriteOwnedBy  = "ExternalConnection.ReadWrite.OwnedBy"
-	OperationsControl = "Connops.Operations.Control"
+	ReadAll           = connections.PermReadAll
+	ReadWriteAll      = connections.PermReadWriteAll
+	ReadWriteOwnedBy  = connections.PermReadWriteOwnedBy
+	OperationsControl = connections.PermOperationsControl
 )
 
 // Server is one connops serving HTTP on a loopback port.

@@ -37,22 +37,11 @@ ON CONFLICT DO NOTHING`, t.tenant, t.connection)
 // statement cache), each insert its own autocommit transaction, going to the
 // connections s gives each worker, as the service step's requests do.
 func rawInserts(ctx context.Context, dsn string, s spread, spec loadSpec) (stepResult, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return stepResult{}, fmt.Errorf("parse baseline URL: %w", err)
-	}
-	cfg.MaxConns = int32(spec.clients)
-	cfg.MinConns = int32(spec.clients)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return stepResult{}, fmt.Errorf("open %s: %w", rawDB, err)
-	}
-	defer pool.Close()
 	next := s.walker(spec.clients)
-	spec.do = func(ctx context.Context, w int) (int, error) {
-		return rawInsert(ctx, pool, next(w))
-	}
-	return drive(ctx, spec)
+	return rawUpserts(ctx, dsn, spec, func(ctx context.Context, pool *pgxpool.Pool, w int) error {
+		_, err := rawInsert(ctx, pool, next(w))
+		return err
+	})
 }
 
 func rawInsert(ctx context.Context, pool *pgxpool.Pool, t target) (int, error) {

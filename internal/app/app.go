@@ -196,8 +196,9 @@ func (a *App) webhooks(ctx context.Context, cfg Config, metrics *telemetry.Metri
 		return nil, nil, nil, err
 	}
 	workers := cfg.WebhookWorkers
+	perEndpoint := max(1, workers/2) // the client's connections and the engine's POSTs per receiver
 	client := webhooks.NewClient(webhooks.ClientOptions{AllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks, RootCAs: roots,
-		PerEndpoint: max(1, workers/2)})
+		PerEndpoint: perEndpoint})
 	secrets, err := a.store.SharedSecrets(ctx, "webhook-signing")
 	if err != nil {
 		return nil, nil, nil, err
@@ -206,7 +207,7 @@ func (a *App) webhooks(ctx context.Context, cfg Config, metrics *telemetry.Metri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hooks := webhooks.New(a.store, client, signer, webhooks.Options{Workers: workers, Lease: cfg.WebhookLease,
+	hooks := webhooks.New(a.store, client, signer, webhooks.Options{Workers: workers, PerEndpoint: perEndpoint, Lease: cfg.WebhookLease,
 		RetryWindow: cfg.WebhookRetryWindow, MaxDelay: cfg.WebhookRetryMaxDelay, Metrics: metrics, Log: log})
 	return hooks, signer, client, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/connops/connops/internal/webhooks"
 )
 
 // WebhookConfig is the configuration of subscription deliveries.
@@ -33,7 +35,8 @@ const minWebhookLease = 5 * time.Second
 // WEBHOOK_RETRY_MAX_DELAY, WEBHOOK_LEASE, WEBHOOK_ALLOW_PRIVATE_NETWORKS and WEBHOOK_CA_FILE. The
 // retry window must end before retention removes what it retries.
 func readWebhookConfig(getenv func(string) string, changeRetention time.Duration, cfg *WebhookConfig) error {
-	cfg.WebhookWorkers, cfg.WebhookRetryWindow, cfg.WebhookRetryMaxDelay, cfg.WebhookLease = 8, 4*time.Hour, 5*time.Minute, 30*time.Second
+	cfg.WebhookWorkers, cfg.WebhookRetryWindow, cfg.WebhookRetryMaxDelay, cfg.WebhookLease =
+		webhooks.DefaultWorkers, webhooks.DefaultRetryWindow, webhooks.DefaultMaxDelay, webhooks.DefaultLease
 	if v := getenv("WEBHOOK_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1024 {

@@ -79,12 +79,13 @@ func New(store Store, opts Options) *Engine {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, opts: opts, worker: workerName(), wake: make(chan struct{}, 1)}
+	return &Engine{store: store, opts: opts, worker: WorkerName(), wake: make(chan struct{}, 1)}
 }
 
-// workerName tells this replica's claims from every other's, including an
-// earlier run of the same process: host, pid and a random suffix.
-func workerName() string {
+// WorkerName tells this replica's claims from every other's, including an
+// earlier run of the same process: the host and a random suffix. The
+// webhook deliveries' claims use it too, with a prefix of their own.
+func WorkerName() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)

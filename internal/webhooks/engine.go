@@ -15,15 +15,13 @@ package webhooks
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/connops/connops/internal/connections"
+	"github.com/connops/connops/internal/engine"
 )
 
 // Store is the persistence the engine needs: the outbox positions and
@@ -139,11 +137,8 @@ func New(store Store, client *Client, signer *Signer, opts Options) *Engine {
 	if opts.Metrics == nil {
 		opts.Metrics = noMetrics{}
 	}
-	host, _ := os.Hostname()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
 	return &Engine{store: store, client: client, signer: signer, opts: opts,
-		worker: "webhooks:" + host + "/" + hex.EncodeToString(b), wake: make(chan struct{}, 1),
+		worker: "webhooks:" + engine.WorkerName(), wake: make(chan struct{}, 1),
 		dirty: map[string]struct{}{}, endpoints: map[string]int{}, all: true, events: true}
 }
 
