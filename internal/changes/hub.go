@@ -228,8 +228,9 @@ func wakeAll(set map[*watcher]struct{}) {
 
 // OnTenant registers f to be told of every tenant the hub hears has new
 // changes, whether or not anyone watches it: this replica's commits
-// (Changed), other replicas' announcements, and the safety poll. Webhook
-// deliveries wake on it. f must not block; register before Run.
+// (Changed) and other replicas' announcements. The safety poll does not
+// call it: a hook that must not miss a change polls on its own, as webhook
+// deliveries do. f must not block; register before Run.
 func (h *Hub) OnTenant(f func(tenantID string)) {
 	h.mu.Lock()
 	h.onTenant = append(h.onTenant, f)
@@ -244,13 +245,6 @@ func (h *Hub) heard(tenantID string) {
 	for _, f := range hooks {
 		f(tenantID)
 	}
-}
-
-// hooked reports whether any OnTenant hook is registered.
-func (h *Hub) hooked() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.onTenant) > 0
 }
 
 // Changed is told, after a commit, that the tenant has new changes: the

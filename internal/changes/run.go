@@ -151,8 +151,10 @@ func (h *Hub) poll(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		if !h.forgetIdle() && !h.hooked() {
-			continue // nobody watches or listens: nothing to catch up on
+		// Only watchers need the poll: webhook deliveries, the hooks, claim
+		// across every tenant on their own poll anyway.
+		if !h.forgetIdle() {
+			continue // nobody watches: nothing to catch up on
 		}
 		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 		// The window overlaps the last poll generously: a change's time is
@@ -167,7 +169,6 @@ func (h *Hub) poll(ctx context.Context) {
 			continue
 		}
 		for _, t := range tenants {
-			h.heard(t)
 			h.markDirty(t)
 		}
 	}
