@@ -162,7 +162,10 @@ func TestSubscriptionBadBodies(t *testing.T) {
 	w := writer(t, "contoso")
 	e.createConnection(w, "hooks")
 	rc := newReceiver(t, nil, "/hook")
-	future := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	// A time relative to now is written when its subtest sends it: parallel
+	// subtests may start a minute or more after the table is built on a
+	// busy machine, which would move "too far" back under the limit.
+	type fromNow time.Duration
 	tests := []struct {
 		name, target string
 		extra        map[string]any
@@ -185,8 +188,8 @@ func TestSubscriptionBadBodies(t *testing.T) {
 		{"resource with empty segment", "resource", map[string]any{"resource": "external/connections//operations"}},
 		{"no expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": nil}},
 		{"bad expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": "tomorrow"}},
-		{"past expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": future(-time.Minute)}},
-		{"too far expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": future(4232 * time.Minute)}},
+		{"past expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": fromNow(-time.Minute)}},
+		{"too far expirationDateTime", "expirationDateTime", map[string]any{"expirationDateTime": fromNow(4232 * time.Minute)}},
 		{"long clientState", "clientState", map[string]any{"clientState": strings.Repeat("s", 129)}},
 		{"clientState not a string", "clientState", map[string]any{"clientState": 7}},
 		{"bad latestSupportedTlsVersion", "latestSupportedTlsVersion", map[string]any{"latestSupportedTlsVersion": "v2_0"}},
@@ -203,7 +206,14 @@ func TestSubscriptionBadBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := e.post("/v1.0/subscriptions", w, subscriptionBody("external/connections/hooks/operations", rc.url, tt.extra))
+			extra := map[string]any{}
+			for k, v := range tt.extra {
+				if d, ok := v.(fromNow); ok {
+					v = time.Now().Add(time.Duration(d)).UTC().Format(time.RFC3339)
+				}
+				extra[k] = v
+			}
+			r := e.post("/v1.0/subscriptions", w, subscriptionBody("external/connections/hooks/operations", rc.url, extra))
 			if got := wantError(t, r, http.StatusBadRequest, "invalidRequest"); got["target"] != tt.target {
 				t.Errorf("target = %v, want %s (%v)", got["target"], tt.target, got["message"])
 			}
