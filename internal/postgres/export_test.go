@@ -33,3 +33,13 @@ func (r *Readiness) Checks() int {
 	defer r.mu.Unlock()
 	return r.checks
 }
+
+// Point lookups, for the plan test.
+const (
+	GetOperationSQL    = getOperationSQL
+	LockOperationSQL   = lockOperationSQL
+	UpdateOperationSQL = updateOperationSQL
+	DeleteOperationSQL = deleteOperationSQL
+	GetItemSQL         = getItemSQL
+	LockItemSQL        = lockItemSQL
+)

@@ -246,9 +246,10 @@ WITH target AS (
   -- When every input row fits under the cap, whether an id is stored need
   -- not be known before the insert: ON CONFLICT tells, and CASE below skips
   -- the probes. That is nearly always; it also spares the probes the
-  -- generic plan made while the table was small, which can walk another
-  -- index of the connection's operations (operations_updated_idx) instead
-  -- of the primary key.
+  -- generic plan made while the table was small, which walked another
+  -- index of the connection's operations (operations_updated_idx, partial
+  -- since migration 00013 so no lookup by id can take it) instead of the
+  -- primary key.
   SELECT coalesce((SELECT n FROM target) + (SELECT count(*) FROM input) <= $8, false) AS yes
 ), fresh AS (
   -- A scalar subquery with LIMIT is never turned into a join: each input
