@@ -155,6 +155,8 @@ func serveHTTP(ctx context.Context, cfg app.Config, srv *http.Server, a *app.App
 			srv.TLSConfig = ln.tls
 		}
 	}
+	// Shutdown answers the waits under way instead of waiting them out.
+	srv.RegisterOnShutdown(a.ReleaseWaits)
 	serveErr := make(chan error, len(lns))
 	for _, ln := range lns {
 		log.InfoContext(ctx, "serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", ln.tls != nil))

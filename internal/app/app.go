@@ -42,6 +42,7 @@ type App struct {
 	pool     *pgxpool.Pool
 	store    *postgres.Store
 	ready    *drainable
+	waits    *httpapi.Waits
 	closers  []func()
 	stopJobs context.CancelFunc
 	jobs     sync.WaitGroup
@@ -60,7 +61,7 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 // New builds an App on a migrated database. Close releases what it holds;
 // on error New has released everything itself.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{}
+	a := &App{waits: httpapi.NewWaits()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxy, Metrics: metrics,
 		WaitMax: cfg.WaitMax, StreamHeartbeat: cfg.StreamHeartbeat,
 		TenantGate: gate, PageTokens: tokens, Tracing: tr.GinMiddleware(),
-		WebhookKeys: signer,
+		WebhookKeys: signer, Waits: a.waits,
 	}, svc, verifier, a.ready, log)
 	if err != nil {
 		return nil, err
@@ -248,9 +249,22 @@ func withMetrics(metrics, api http.Handler) http.Handler {
 // sending new requests.
 func (a *App) Drain() { a.ready.draining.Store(true) }
 
-// Close stops the background jobs, lets the write queues drain, and closes
-// the pool; call it after the HTTP server has stopped.
+// ReleaseWaits answers every wait under way at once, and every later one
+// without waiting; the server's shutdown calls it, so held waits do not
+// keep it from finishing.
+func (a *App) ReleaseWaits() { a.waits.Release() }
+
+// waitsAnswerTimeout bounds how long Close lets released waits write.
+const waitsAnswerTimeout = 5 * time.Second
+
+// Close answers the waits under way, stops the background jobs, lets the
+// write queues drain, and closes the pool; call it after the HTTP server
+// has stopped (parked waits, which it does not see, answer here).
 func (a *App) Close() {
+	a.waits.Release()
+	waitCtx, cancel := context.WithTimeout(context.Background(), waitsAnswerTimeout)
+	_ = a.waits.Wait(waitCtx)
+	cancel()
 	if a.stopJobs != nil {
 		a.stopJobs()
 	}

@@ -14,6 +14,11 @@ type WaitCondition struct {
 	// ends once the operation's version is none of them. Empty, it ends
 	// once the version differs from the one first read.
 	NoneMatch []int64
+	// Blocking, when set, is called once, on the waiting goroutine, when
+	// the first read shows the wait must wait; the wait goes on when it
+	// returns. The HTTP layer uses it to decide where an answer that is
+	// not ready at once will be written.
+	Blocking func()
 }
 
 // done reports whether op is worth answering now: it is final (it will
@@ -31,7 +36,8 @@ func (w WaitCondition) done(op Operation, first int64) bool {
 // WaitOperation reads one operation, and unless it is final or already
 // differs from what the caller holds, waits up to w.For for a change to it
 // to commit, on this replica or any other, then answers the operation as it
-// is. The watch is registered before the first read, so a change
+// is. When ctx ends during the wait it answers the operation as last read
+// with ctx's error, so a caller that ended it on purpose can still answer. The watch is registered before the first read, so a change
 // committed at any moment after the call begins is seen. While it waits the
 // call holds no database connection and no tenant slot.
 //
@@ -76,6 +82,9 @@ func (ow *operationWait) run(ctx context.Context) (Operation, error) {
 		return Operation{}, err
 	}
 	first := ow.op.Version
+	if !ow.cond.done(ow.op, first) && ow.cond.Blocking != nil {
+		ow.cond.Blocking()
+	}
 	for !ow.cond.done(ow.op, first) {
 		select {
 		case <-ow.changed:
@@ -85,6 +94,11 @@ func (ow *operationWait) run(ctx context.Context) (Operation, error) {
 			return ow.op, ctx.Err()
 		}
 		if err := ow.read(ctx); err != nil {
+			if ctx.Err() != nil {
+				// Ended while reading: as at any other moment of the wait,
+				// the answer is what was last read.
+				return ow.op, ctx.Err()
+			}
 			return Operation{}, err
 		}
 	}
@@ -96,7 +110,9 @@ func (ow *operationWait) read(ctx context.Context) error {
 	err := onOwnStack(func() error {
 		return ow.svc.boundedRead(ctx, ow.scope.TenantID, func(ctx context.Context) error {
 			op, err := ow.svc.store.GetOperation(ctx, ow.scope, ow.connectionID, ow.id)
-			ow.op = op
+			if err == nil {
+				ow.op = op
+			}
 			return err
 		})
 	})

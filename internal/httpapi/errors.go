@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -62,11 +63,14 @@ type innerError struct {
 
 // respondError writes Graph's error envelope and stops the handler chain.
 func respondError(c *gin.Context, status int, code, message, target string) {
-	ids := requestIDs(c)
-	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && c.Writer.Header().Get("Retry-After") == "" {
+	respondEnvelope(c, status, envelope(requestIDs(c), code, message, target))
+}
+
+func respondEnvelope(c *gin.Context, status int, env errorEnvelope) {
+	if needsRetryAfter(status) && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", retryAfterSeconds)
 	}
-	c.AbortWithStatusJSON(status, envelope(ids, code, message, target))
+	c.AbortWithStatusJSON(status, env)
 }
 
 func envelope(ids ids, code, message, target string) errorEnvelope {
@@ -113,12 +117,20 @@ var errRequestTimeout = errors.New("request body timed out")
 // client input, and a log line must stay small whatever a client sends.
 const maxLoggedError = 1024
 
-// writeError is the one place that maps errors to HTTP answers. The status
-// and code come from the error's kind; the message and target from the
-// error when it words them (a *connections.FieldError in the names of the
-// representation the route speaks). Anything without a kind is a bug: it is
-// logged once here and answered without detail.
+// writeError is the one place that maps errors to HTTP answers (through
+// errorReply).
 func (s *server) writeError(c *gin.Context, err error) {
+	status, env := s.errorReply(c.Request.Context(), routeOf(c), requestIDs(c), err)
+	respondEnvelope(c, status, env)
+}
+
+// errorReply is the answer to err: the status and code come from the
+// error's kind; the message and target from the error when it words them
+// (a *connections.FieldError in the names of the representation rt
+// speaks). Anything without a kind is a bug: it is logged once here and
+// answered without detail. It needs no gin.Context, so a parked wait
+// (parked.go) answers errors with it too.
+func (s *server) errorReply(ctx context.Context, rt route, id ids, err error) (int, errorEnvelope) {
 	for _, k := range errorKinds {
 		if !errors.Is(err, k.kind) {
 			continue
@@ -129,7 +141,7 @@ func (s *server) writeError(c *gin.Context, err error) {
 		var opt *odata.Error
 		switch {
 		case errors.As(err, &field):
-			target = routeOf(c).wireField(field.Field)
+			target = rt.wireField(field.Field)
 			message = "Property '" + target + "' " + field.Reason + "."
 		case errors.As(err, &pub):
 			message, target = pub.Message, pub.Target
@@ -138,13 +150,17 @@ func (s *server) writeError(c *gin.Context, err error) {
 		}
 		if k.kind == connections.ErrUnavailable {
 			s.cfg.Metrics.DatabaseUnavailable()
-			s.log.WarnContext(c.Request.Context(), "database unavailable", slog.String("error", truncate(err.Error(), maxLoggedError)),
-				slog.String("request_id", requestIDs(c).request))
+			s.log.WarnContext(ctx, "database unavailable", slog.String("error", truncate(err.Error(), maxLoggedError)),
+				slog.String("request_id", id.request))
 		}
-		respondError(c, k.status, k.code, message, target)
-		return
+		return k.status, envelope(id, k.code, message, target)
 	}
-	s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("error", truncate(err.Error(), maxLoggedError)),
-		slog.String("request_id", requestIDs(c).request))
-	respondError(c, http.StatusInternalServerError, codeGeneral, "An internal error occurred.", "")
+	s.log.ErrorContext(ctx, "request failed", slog.String("error", truncate(err.Error(), maxLoggedError)),
+		slog.String("request_id", id.request))
+	return http.StatusInternalServerError, envelope(id, codeGeneral, "An internal error occurred.", "")
+}
+
+// needsRetryAfter: Graph's SDKs back off by Retry-After on these.
+func needsRetryAfter(status int) bool {
+	return status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 }

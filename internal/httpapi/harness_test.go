@@ -32,6 +32,7 @@ const testSecret = "test-secret-0123456789abcdef-0123456789"
 // its own database and reached over real HTTP.
 type env struct {
 	t    *testing.T
+	app  *app.App
 	pool *pgxpool.Pool
 	url  string
 	vals map[string]string // the environment it was built with
@@ -77,7 +78,7 @@ func startApp(t *testing.T, vals map[string]string, logs io.Writer) *env {
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	return &env{t: t, pool: a.Pool(), url: srv.URL, vals: vals}
+	return &env{t: t, app: a, pool: a.Pool(), url: srv.URL, vals: vals}
 }
 
 // token signs a token for tenant and app with the given permissions.
@@ -100,6 +101,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	closes bool // the server ends the connection with this answer
 }
 
 // json decodes the body as an object.
@@ -145,7 +147,7 @@ func (e *env) send(r request) response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return response{status: res.StatusCode, header: res.Header, body: b, closes: res.Close}
 }
 
 func (e *env) post(path, token, body string) response {

@@ -62,37 +62,70 @@ func requestIDs(c *gin.Context) ids {
 	return id
 }
 
-// logRequests writes one line per request after it is answered. The line
-// is built in logRequest, not here: this frame stays on the stack while
-// the request runs, and a held wait keeps every such frame for its whole
-// wait (see connections.onOwnStack).
+// logRequests writes one line per request after it is answered; a parked
+// wait (parked.go) writes its own when it answers. The line is built in
+// logRequest, not here: this frame stays on the stack while the request
+// runs, and a held wait keeps every such frame for its whole wait.
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
+	c.Set(startKey, start)
 	c.Next()
-	s.logRequest(c, start)
+	if _, parked := c.Get(parkedKey); !parked {
+		s.logRequest(c, start)
+	}
+}
+
+const startKey = "connops.start"
+
+// requestStart is when logRequests saw the request arrive.
+func requestStart(c *gin.Context) time.Time {
+	v, _ := c.Get(startKey)
+	t, _ := v.(time.Time)
+	return t
 }
 
 func (s *server) logRequest(c *gin.Context, start time.Time) {
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
+	s.logLine(c.Request.Context(), s.lineOf(c, start), c.Writer.Status())
+}
+
+// requestLine is what a request's log line says besides its status.
+type requestLine struct {
+	method, route, requestID string
+	tenant, app, clientIP    string
+	hasCaller                bool
+	start                    time.Time
+}
+
+func (s *server) lineOf(c *gin.Context, start time.Time) requestLine {
+	l := requestLine{method: c.Request.Method, route: c.FullPath(), requestID: requestIDs(c).request,
+		clientIP: c.ClientIP(), start: start}
+	if l.route == "" {
+		l.route = "unmatched"
 	}
-	took := time.Since(start)
+	if caller, ok := callerFrom(c); ok {
+		l.tenant, l.app, l.hasCaller = caller.TenantID, caller.AppID, true
+	}
+	return l
+}
+
+// logLine writes a request's line and counts it in the metrics.
+func (s *server) logLine(ctx context.Context, l requestLine, status int) {
+	took := time.Since(l.start)
 	// LogAttrs with a fixed-size array keeps this line, written for every
 	// request, free of per-attribute allocations.
 	attrs := [8]slog.Attr{
-		slog.String("method", c.Request.Method), slog.String("route", route),
-		slog.Int("status", c.Writer.Status()), slog.Duration("latency", took),
-		slog.String("request_id", requestIDs(c).request),
+		slog.String("method", l.method), slog.String("route", l.route),
+		slog.Int("status", status), slog.Duration("latency", took),
+		slog.String("request_id", l.requestID),
 	}
 	n := 5
-	if caller, ok := callerFrom(c); ok {
-		attrs[n], attrs[n+1] = slog.String("tenant", caller.TenantID), slog.String("app", caller.AppID)
+	if l.hasCaller {
+		attrs[n], attrs[n+1] = slog.String("tenant", l.tenant), slog.String("app", l.app)
 		n += 2
 	}
-	attrs[n] = slog.String("client_ip", c.ClientIP())
-	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs[:n+1]...)
-	s.cfg.Metrics.RequestDone(c.Request.Method, route, c.Writer.Status(), took)
+	attrs[n] = slog.String("client_ip", l.clientIP)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n+1]...)
+	s.cfg.Metrics.RequestDone(l.method, l.route, status, took)
 }
 
 // rejectBadPaths refuses a path that is not UTF-8 or holds control

@@ -46,9 +46,13 @@ func (s *server) getOperation(rt route) gin.HandlerFunc {
 		var q *operationRead
 		ok := false
 		// Parsing runs deeper than the wait itself: on the request's own
-		// goroutine it would grow the stack the wait then holds.
+		// goroutine it would grow the stack a held wait then keeps.
 		onOwnStack(func() { q, ok = s.operationQuery(c, rt) })
 		if !ok {
+			return
+		}
+		if q.wait.For > 0 {
+			s.waitOperation(c, rt, q)
 			return
 		}
 		op, err := s.svc.WaitOperation(c.Request.Context(), mustCaller(c), q.connectionID, c.Param("operationId"), q.selects, q.wait)
@@ -65,11 +69,12 @@ func onOwnStack(f func()) {
 	<-done
 }
 
-// operationRead is a GET of an operation as its handler reads it. The
-// handler's own frame stays small (a pointer): a wait holds it, and every
-// frame under it, for as long as it waits.
+// operationRead is a GET of an operation as its handler reads it: all an
+// answer needs once the request's gin.Context is gone (a parked wait's
+// is, see parked.go).
 type operationRead struct {
 	connectionID string
+	contextURL   string
 	selects      []string
 	wait         connections.WaitCondition
 	anyTag       bool
@@ -81,28 +86,49 @@ func (s *server) operationQuery(c *gin.Context, rt route) (*operationRead, bool)
 		s.writeError(c, err)
 		return nil, false
 	}
-	q := &operationRead{connectionID: c.Param("connectionId"), selects: opts.Select}
+	connectionID := c.Param("connectionId")
+	q := &operationRead{connectionID: connectionID, contextURL: s.operationContext(c, rt, connectionID), selects: opts.Select}
 	q.wait.NoneMatch, q.anyTag = parseIfNoneMatch(c)
 	q.wait.For = s.waitFor(c)
 	return q, true
 }
 
 func (s *server) answerOperation(c *gin.Context, rt route, q *operationRead, op connections.Operation, err error) {
-	if err != nil {
+	var status int
+	var body []byte
+	if err == nil {
+		status, body, err = operationReply(c.Writer.Header(), rt, q, op)
+	}
+	switch {
+	case err != nil:
 		s.writeError(c, err)
-		return
+	case body == nil:
+		c.Status(status)
+	default:
+		c.Data(status, graphJSON, body)
 	}
+}
+
+// operationReply puts the answer to a read of op in h and returns its
+// status and body (nil for a 304). It needs no gin.Context: a parked wait
+// answers with it too.
+func operationReply(h http.Header, rt route, q *operationRead, op connections.Operation) (int, []byte, error) {
 	if q.wait.For > 0 {
-		c.Writer.Header().Add("Preference-Applied", "wait="+strconv.Itoa(int(q.wait.For/time.Second)))
+		h.Add("Preference-Applied", "wait="+strconv.Itoa(int(q.wait.For/time.Second)))
 	}
-	c.Header("ETag", etag(op.Version))
+	h.Set("ETag", etag(op.Version))
 	if q.anyTag || slices.Contains(q.wait.NoneMatch, op.Version) {
 		// The caller holds this version already (RFC 9110 If-None-Match).
-		c.Header("Cache-Control", "no-cache")
-		c.Status(http.StatusNotModified)
-		return
+		h.Set("Cache-Control", "no-cache")
+		return http.StatusNotModified, nil, nil
 	}
-	s.respond(c, http.StatusOK, renderOperation(rt, s.operationContext(c, rt, q.connectionID), op, q.selects))
+	body, err := encodeBody(renderOperation(rt, q.contextURL, op, q.selects))
+	if err != nil {
+		return 0, nil, err
+	}
+	setODataHeaders(h)
+	h.Set("Content-Type", graphJSON)
+	return http.StatusOK, body, nil
 }
 
 func (s *server) listOperations(rt route) gin.HandlerFunc {

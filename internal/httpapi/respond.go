@@ -33,24 +33,36 @@ type collection struct {
 // Every route that answers through respond sits behind negotiate, which has
 // already refused an Accept that excludes JSON.
 func (s *server) respond(c *gin.Context, status int, body any) {
-	var b []byte
+	b, err := encodeBody(body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	setODataHeaders(c.Writer.Header())
+	c.Data(status, graphJSON, b)
+}
+
+// encodeBody is a payload's compact JSON.
+func encodeBody(body any) ([]byte, error) {
 	if pre, ok := body.(preEncoded); ok {
 		// Already valid JSON: the encoder would only scan it again.
-		b, _ = pre.MarshalJSON()
-	} else {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		// Links carry & and other characters HTML escaping would mangle.
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(body); err != nil {
-			s.writeError(c, err)
-			return
-		}
-		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		b, _ := pre.MarshalJSON()
+		return b, nil
 	}
-	c.Header("OData-Version", "4.0")
-	c.Header("Cache-Control", "no-cache")
-	c.Data(status, graphJSON, b)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Links carry & and other characters HTML escaping would mangle.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// setODataHeaders sets what every OData payload is answered with.
+func setODataHeaders(h http.Header) {
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-cache")
 }
 
 // readJSON reads the request body, answering 413 itself when it is too large,

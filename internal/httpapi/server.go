@@ -60,6 +60,9 @@ type Config struct {
 	// WebhookKeys, if set, is served at /.well-known/jwks.json: the keys
 	// that sign the notifications' validationTokens.
 	WebhookKeys KeySet
+	// Waits, if set, are the replica's waits, which its shutdown releases
+	// (Waits.Release); otherwise the handler keeps its own.
+	Waits *Waits
 }
 
 // Metrics is what the HTTP layer reports.
@@ -148,6 +151,7 @@ type server struct {
 	engine  *gin.Engine
 	proxies proxies
 	limits  *limiters
+	waits   *Waits
 	cfg     Config
 	svc     service
 	auth    verifier
@@ -166,6 +170,9 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
+	if cfg.Waits == nil {
+		cfg.Waits = NewWaits()
+	}
 	if cfg.PageTokens == nil {
 		return nil, errors.New("httpapi: a page token codec is required")
 	}
@@ -174,7 +181,7 @@ func New(cfg Config, svc service, auth verifier, ready readiness, log *slog.Logg
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	s := &server{cfg: cfg, svc: svc, auth: auth, ready: ready, log: log, proxies: trusted,
-		limits: newLimiters(cfg.RateLimit, cfg.RateBurst)}
+		limits: newLimiters(cfg.RateLimit, cfg.RateBurst), waits: cfg.Waits}
 
 	r := gin.New()
 	s.engine = r
