@@ -72,6 +72,9 @@ func startService(cfg serviceConfig) (*service, error) {
 		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true",
 		// The items step's schemas complete at once.
 		"PROVISIONING_DELAY=0s",
+		// The waiters step's waits hold for all of their Prefer: wait,
+		// however long changing 10,000 operations takes.
+		"WAIT_MAX=" + strconv.Itoa(waitSeconds*2) + "s",
 	}
 	if cfg.adminAddr != "" {
 		s.cmd.Env = append(s.cmd.Env, "ADMIN_ADDR="+cfg.adminAddr)

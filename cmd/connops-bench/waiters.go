@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,11 @@ const (
 	// The waits open openBurst at a time, openPause apart: 2,000 a second.
 	openBurst = 200
 	openPause = 100 * time.Millisecond
+	// waitAttempts: a waiter told 429 or 503 (its tenant's first reads
+	// queued past tenantgate.MaxWait) asks again after
+	// Retry-After, as the Graph SDKs' retry handler does, this many times
+	// in all.
+	waitAttempts = 4
 )
 
 const loadWaitersSQL = `
@@ -42,6 +48,7 @@ type waitersResult struct {
 	wakeAfterAnswer    []time.Duration // waiter answered, after its PATCH's 204 arrived
 	wakeAfterSend      []time.Duration // waiter answered, after its PATCH was sent
 	failures           int
+	retries            int64 // 429 or 503 answers a waiter asked again after
 	firstFailure       string
 	opened, patched    time.Duration // how long opening the waits and changing their operations took
 }
@@ -68,6 +75,7 @@ func (b *bench) runWaiters(ctx context.Context, n int) (waitersResult, error) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: (waitSeconds + 30) * time.Second}
 	answered := make([]time.Time, n+1)
+	var retries atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	fail := func(err error) {
@@ -84,7 +92,7 @@ func (b *bench) runWaiters(ctx context.Context, n int) (waitersResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := wait(ctx, client, b.svc.base+base+"w"+strconv.Itoa(i), b.token); err != nil {
+			if err := wait(ctx, client, b.svc.base+base+"w"+strconv.Itoa(i), b.token, &retries); err != nil {
 				fail(err)
 				return
 			}
@@ -139,6 +147,7 @@ func (b *bench) runWaiters(ctx context.Context, n int) (waitersResult, error) {
 	pg.Wait()
 	res.patched = time.Since(patchStart)
 	wg.Wait()
+	res.retries = retries.Load()
 	for i := 1; i <= n; i++ {
 		if answered[i].IsZero() || done[i].IsZero() {
 			continue
@@ -150,24 +159,40 @@ func (b *bench) runWaiters(ctx context.Context, n int) (waitersResult, error) {
 }
 
 // wait is one waiter: a GET with Prefer: wait that must answer 200
-// completed.
-func wait(ctx context.Context, client *http.Client, url, token string) error {
+// completed, asked again after Retry-After on 429 or 503.
+func wait(ctx context.Context, client *http.Client, url, token string, retries *atomic.Int64) error {
+	for attempt := 1; ; attempt++ {
+		status, retryAfter, body, err := waitOnce(ctx, client, url, token)
+		if err != nil {
+			return err
+		}
+		if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && attempt < waitAttempts {
+			retries.Add(1)
+			time.Sleep(retryAfter)
+			continue
+		}
+		if status != http.StatusOK || !strings.Contains(string(body), `"completed"`) {
+			return fmt.Errorf("wait on %s: %d %s", url, status, body)
+		}
+		return nil
+	}
+}
+
+func waitOnce(ctx context.Context, client *http.Client, url, token string) (status int, retryAfter time.Duration, body []byte, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return 0, 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Prefer", "wait="+strconv.Itoa(waitSeconds))
 	res, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, 0, nil, err
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"completed"`) {
-		return fmt.Errorf("wait on %s: %d %s", url, res.StatusCode, body)
-	}
-	return nil
+	body, _ = io.ReadAll(res.Body)
+	seconds, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	return res.StatusCode, time.Duration(max(1, seconds)) * time.Second, body, nil
 }
 
 // waitForWatchers polls /metrics until the replica holds n watchers.
@@ -228,7 +253,7 @@ func printWaiters(w io.Writer, r waitersResult) {
 	t.add("wake-up after the PATCH's 204: p50 / p99 / max", fmtMS(percentile(r.wakeAfterAnswer, 0.5))+" / "+
 		fmtMS(percentile(r.wakeAfterAnswer, 0.99))+" / "+fmtMS(percentile(r.wakeAfterAnswer, 1))+" ms")
 	t.add("wake-up after the PATCH was sent: p50 / p99", fmtMS(percentile(r.wakeAfterSend, 0.5))+" / "+fmtMS(percentile(r.wakeAfterSend, 0.99))+" ms")
-	t.add("waits answered / failures", fmt.Sprintf("%d / %d", len(r.wakeAfterAnswer), r.failures))
+	t.add("waits answered / failures / asked again after 429 or 503", fmt.Sprintf("%d / %d / %d", len(r.wakeAfterAnswer), r.failures, r.retries))
 	t.add("opening the waits / changing their operations took", r.opened.Round(time.Millisecond).String()+" / "+r.patched.Round(time.Millisecond).String())
 	t.print(w)
 	if r.firstFailure != "" {
