@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,34 +24,50 @@ import (
 // replica shutting down. Over HTTP/2 the wait is held instead.
 
 // watchers reads the change hub's watcher gauge from /metrics.
-func (e *env) watchers() int {
-	e.t.Helper()
+func (e *env) watchers() (int, error) {
 	res, err := http.Get(e.url + "/metrics")
 	if err != nil {
-		e.t.Fatal(err)
+		return 0, err
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "connops_change_watchers "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
+			return strconv.Atoi(v)
 		}
 	}
-	e.t.Fatal("/metrics has no connops_change_watchers")
-	return 0
+	return 0, errors.New("/metrics has no connops_change_watchers")
 }
 
-// untilWatchers waits up to 5 s for the gauge to read n.
-func (e *env) untilWatchers(n int) {
-	e.t.Helper()
+// reachWatchers waits up to 5 s for the gauge to read n.
+func (e *env) reachWatchers(n int) error {
 	deadline := time.Now().Add(5 * time.Second)
-	for e.watchers() != n {
+	for {
+		got, err := e.watchers()
+		if err != nil || got == n {
+			return err
+		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("watchers stayed at %d, want %d", e.watchers(), n)
+			return fmt.Errorf("watchers stayed at %d, want %d", got, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (e *env) untilWatchers(n int) {
+	e.t.Helper()
+	if err := e.reachWatchers(n); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// completeOnceWatched PATCHes op to completed once a wait watches it (or
+// after 5 s, when the wait under test then fails on its own).
+func (e *env) completeOnceWatched(op, tok string) {
+	go func() {
+		_ = e.reachWatchers(1)
+		e.patch(op, tok, `{"status":"completed"}`, nil)
+	}()
 }
 
 func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
@@ -58,10 +76,7 @@ func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
 
-	go func() {
-		e.untilWatchers(1)
-		e.patch(op, tok, `{"status":"completed"}`, nil)
-	}()
+	e.completeOnceWatched(op, tok)
 	waited, _ := e.waitGet(op, tok, "wait=10", "")
 	plain := e.get(op, tok)
 	if waited.status != http.StatusOK || string(waited.body) != string(plain.body) {
@@ -107,10 +122,7 @@ func TestParkedWaitAnswersHEADWithoutABody(t *testing.T) {
 	tok := writer(t, "contoso")
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
-	go func() {
-		e.untilWatchers(1)
-		e.patch(op, tok, `{"status":"completed"}`, nil)
-	}()
+	e.completeOnceWatched(op, tok)
 	r := e.send(request{method: http.MethodHead, path: op, token: tok, header: map[string]string{"Prefer": "wait=10"}})
 	plain := e.get(op, tok)
 	if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("ETag") != plain.header.Get("ETag") {
@@ -181,10 +193,7 @@ func TestParkedWaitOverTLS(t *testing.T) {
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
 	client, base := e.tlsClient(false)
-	go func() {
-		e.untilWatchers(1)
-		e.patch(op, tok, `{"status":"completed"}`, nil)
-	}()
+	e.completeOnceWatched(op, tok)
 	res, body := waitOver(t, client, base+op, tok, 10)
 	if res.ProtoMajor != 1 || res.StatusCode != http.StatusOK || !strings.Contains(body, `"completed"`) || !res.Close {
 		t.Fatalf("%s %d close=%v %s: want an HTTP/1.1 200 completed that closes its connection", res.Proto, res.StatusCode, res.Close, body)
@@ -217,10 +226,7 @@ func TestWaitOverHTTP2IsHeldInItsStream(t *testing.T) {
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
 	client, base := e.h2Client()
-	go func() {
-		e.untilWatchers(1)
-		e.patch(op, tok, `{"status":"completed"}`, nil)
-	}()
+	e.completeOnceWatched(op, tok)
 	res, body := waitOver(t, client, base+op, tok, 10)
 	if res.ProtoMajor != 2 || res.StatusCode != http.StatusOK || !strings.Contains(body, `"completed"`) {
 		t.Fatalf("%s %d %s: want an HTTP/2 200 completed", res.Proto, res.StatusCode, body)
