@@ -19,6 +19,20 @@ type WaitCondition struct {
 	// returns. The HTTP layer uses it to decide where an answer that is
 	// not ready at once will be written.
 	Blocking func()
+	// Stop, when closed, ends the wait as its time running out would: the
+	// answer is the operation as last read. A read under way finishes
+	// first, so a wait stopped early still answers the operation.
+	Stop <-chan struct{}
+}
+
+// stopped reports whether w.Stop is closed.
+func (w WaitCondition) stopped() bool {
+	select {
+	case <-w.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // done reports whether op is worth answering now: it is final (it will
@@ -36,8 +50,7 @@ func (w WaitCondition) done(op Operation, first int64) bool {
 // WaitOperation reads one operation, and unless it is final or already
 // differs from what the caller holds, waits up to w.For for a change to it
 // to commit, on this replica or any other, then answers the operation as it
-// is. When ctx ends during the wait it answers the operation as last read
-// with ctx's error, so a caller that ended it on purpose can still answer. The watch is registered before the first read, so a change
+// is. The watch is registered before the first read, so a change
 // committed at any moment after the call begins is seen. While it waits the
 // call holds no database connection and no tenant slot.
 //
@@ -82,7 +95,10 @@ func (ow *operationWait) run(ctx context.Context) (Operation, error) {
 		return Operation{}, err
 	}
 	first := ow.op.Version
-	if !ow.cond.done(ow.op, first) && ow.cond.Blocking != nil {
+	if ow.cond.done(ow.op, first) || ow.cond.stopped() {
+		return ow.op, nil
+	}
+	if ow.cond.Blocking != nil {
 		ow.cond.Blocking()
 	}
 	for !ow.cond.done(ow.op, first) {
@@ -90,15 +106,12 @@ func (ow *operationWait) run(ctx context.Context) (Operation, error) {
 		case <-ow.changed:
 		case <-timeout.C:
 			return ow.op, nil
+		case <-ow.cond.Stop:
+			return ow.op, nil
 		case <-ctx.Done():
 			return ow.op, ctx.Err()
 		}
 		if err := ow.read(ctx); err != nil {
-			if ctx.Err() != nil {
-				// Ended while reading: as at any other moment of the wait,
-				// the answer is what was last read.
-				return ow.op, ctx.Err()
-			}
 			return Operation{}, err
 		}
 	}
@@ -110,9 +123,7 @@ func (ow *operationWait) read(ctx context.Context) error {
 	err := onOwnStack(func() error {
 		return ow.svc.boundedRead(ctx, ow.scope.TenantID, func(ctx context.Context) error {
 			op, err := ow.svc.store.GetOperation(ctx, ow.scope, ow.connectionID, ow.id)
-			if err == nil {
-				ow.op = op
-			}
+			ow.op = op
 			return err
 		})
 	})

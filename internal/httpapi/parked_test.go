@@ -70,15 +70,22 @@ func (e *env) completeOnceWatched(op, tok string) {
 	}()
 }
 
+// parkedEnv is an env whose waits time out after 1 s: a wait on an
+// operation nobody changes is then surely parked (its first read shows it
+// must wait) and answers in 1 s.
+func parkedEnv(t *testing.T) *env { return newAppEnv(t, map[string]string{"WAIT_MAX": "1s"}, nil) }
+
 func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
-	e := newEnv(t)
+	e := parkedEnv(t)
 	tok := writer(t, "contoso")
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
 
-	e.completeOnceWatched(op, tok)
-	waited, _ := e.waitGet(op, tok, "wait=10", "")
+	waited, took := e.waitGet(op, tok, "wait=1", "")
 	plain := e.get(op, tok)
+	if took < 900*time.Millisecond {
+		t.Fatalf("answered after %s: the wait did not wait", took)
+	}
 	if waited.status != http.StatusOK || string(waited.body) != string(plain.body) {
 		t.Fatalf("waited: %d %s\nplain GET: %d %s", waited.status, waited.body, plain.status, plain.body)
 	}
@@ -118,15 +125,15 @@ func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
 }
 
 func TestParkedWaitAnswersHEADWithoutABody(t *testing.T) {
-	e := newEnv(t)
+	e := parkedEnv(t)
 	tok := writer(t, "contoso")
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
-	e.completeOnceWatched(op, tok)
-	r := e.send(request{method: http.MethodHead, path: op, token: tok, header: map[string]string{"Prefer": "wait=10"}})
+	r := e.send(request{method: http.MethodHead, path: op, token: tok, header: map[string]string{"Prefer": "wait=1"}})
 	plain := e.get(op, tok)
-	if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("ETag") != plain.header.Get("ETag") {
-		t.Fatalf("HEAD: %d, %d body bytes, ETag %q (GET's %q)", r.status, len(r.body), r.header.Get("ETag"), plain.header.Get("ETag"))
+	if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("ETag") != plain.header.Get("ETag") || !r.closes {
+		t.Fatalf("HEAD: %d, %d body bytes, ETag %q (GET's %q), closes %v: want a parked 200 without a body",
+			r.status, len(r.body), r.header.Get("ETag"), plain.header.Get("ETag"), r.closes)
 	}
 	if r.header.Get("Content-Length") != strconv.Itoa(len(plain.body)) {
 		t.Errorf("Content-Length %q, want the GET's %d", r.header.Get("Content-Length"), len(plain.body))
@@ -188,15 +195,14 @@ func (e *env) tlsClient(h2 bool) (*http.Client, string) {
 // TestParkedWaitOverTLS: an HTTPS client that speaks HTTP/1.1 (Node's
 // fetch does) is parked on its TLS connection and answered through it.
 func TestParkedWaitOverTLS(t *testing.T) {
-	e := newEnv(t)
+	e := parkedEnv(t)
 	tok := writer(t, "contoso")
 	e.createConnection(tok, "waitconn")
 	op := e.newOperation(tok, "waitconn", "op1")
 	client, base := e.tlsClient(false)
-	e.completeOnceWatched(op, tok)
-	res, body := waitOver(t, client, base+op, tok, 10)
-	if res.ProtoMajor != 1 || res.StatusCode != http.StatusOK || !strings.Contains(body, `"completed"`) || !res.Close {
-		t.Fatalf("%s %d close=%v %s: want an HTTP/1.1 200 completed that closes its connection", res.Proto, res.StatusCode, res.Close, body)
+	res, body := waitOver(t, client, base+op, tok, 1)
+	if res.ProtoMajor != 1 || res.StatusCode != http.StatusOK || !strings.Contains(body, `"inprogress"`) || !res.Close {
+		t.Fatalf("%s %d close=%v %s: want an HTTP/1.1 200 that closes its connection", res.Proto, res.StatusCode, res.Close, body)
 	}
 	if res2, _ := waitOver(t, client, base+op, tok, 1); res2.StatusCode != http.StatusOK {
 		t.Errorf("the next request, on a new connection: %d", res2.StatusCode)

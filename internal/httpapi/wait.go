@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -23,14 +22,8 @@ import (
 // its answer (nginx's "client closed request"); nothing is sent.
 const statusClientGone = 499
 
-var (
-	// errClientGone ends a wait whose client closed its connection.
-	errClientGone = errors.New("the client went away")
-	// errReleased ends a wait when its replica shuts down (Waits.Release).
-	errReleased = errors.New("the replica is shutting down")
-	// errReleasedEarly answers a wait released before its first read.
-	errReleasedEarly = fmt.Errorf("%w: this replica is shutting down", connections.ErrUnavailable)
-)
+// errClientGone ends a wait whose client closed its connection.
+var errClientGone = errors.New("the client went away")
 
 // Waits are the waits under way on one replica. Release answers them all
 // at once, each with the operation as it last read it, and every later
@@ -46,13 +39,17 @@ type Waits struct {
 // NewWaits returns an empty set of waits.
 func NewWaits() *Waits { return &Waits{runs: map[*waitRun]struct{}{}} }
 
-// Release ends every wait, and every later one, at once.
+// Release ends every wait, and every later one, at once. A wait in the
+// middle of a read answers once the read is done.
 func (ws *Waits) Release() {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if ws.closed {
+		return
+	}
 	ws.closed = true
 	for w := range ws.runs {
-		w.cancel(errReleased)
+		close(w.stop)
 	}
 }
 
@@ -103,6 +100,7 @@ type waitRun struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 	stopGone func() bool
+	stop     chan struct{}   // closed by Waits.Release
 	blocking chan struct{}   // the first read showed the wait must wait
 	decided  chan struct{}   // closed once the handler has parked it, or not
 	result   chan waitResult // a held (not parked) wait's answer
@@ -133,12 +131,13 @@ func (s *server) waitOperation(c *gin.Context, rt route, q *operationRead) {
 
 func (s *server) startWait(c *gin.Context, rt route, q *operationRead) *waitRun {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(c.Request.Context()))
-	w := &waitRun{s: s, rt: rt, q: q, ids: requestIDs(c), ctx: ctx, cancel: cancel,
+	w := &waitRun{s: s, rt: rt, q: q, ids: requestIDs(c), ctx: ctx, cancel: cancel, stop: make(chan struct{}),
 		blocking: make(chan struct{}, 1), decided: make(chan struct{}), result: make(chan waitResult, 1)}
 	w.stopGone = context.AfterFunc(c.Request.Context(), func() { cancel(errClientGone) })
 	if !s.waits.add(w) {
 		q.wait.For = 0
 	}
+	q.wait.Stop = w.stop
 	q.wait.Blocking = func() {
 		w.blocking <- struct{}{}
 		<-w.decided
@@ -159,20 +158,10 @@ func (w *waitRun) run(caller connections.Caller, operationID string) {
 	w.answerParked(waitResult{op: op, err: err})
 }
 
-// outcome is what a finished wait answers: a released wait, the operation
-// as it last read it; a wait whose client went away, nothing (false).
+// outcome is what a finished wait answers: nothing (false) when its
+// client went away.
 func (w *waitRun) outcome(r waitResult) (waitResult, bool) {
-	cause := context.Cause(w.ctx)
-	if r.err == nil || cause == nil {
-		return r, true
-	}
-	if errors.Is(cause, errClientGone) {
-		return r, false
-	}
-	if r.op.ID != "" {
-		return waitResult{op: r.op}, true
-	}
-	return waitResult{err: errReleasedEarly}, true
+	return r, r.err == nil || !errors.Is(context.Cause(w.ctx), errClientGone)
 }
 
 // end takes the finished wait out of the replica's waits.
