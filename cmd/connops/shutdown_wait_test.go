@@ -2,8 +2,6 @@ package main
 
 import (
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,39 +19,15 @@ func TestSIGTERMAnswersWaits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildBinary(t)
-	port := freeTCPPort(t)
 	const drain, shutdownTimeout = 500 * time.Millisecond, 10 * time.Second
-	var logs syncBuffer
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"DATABASE_URL=" + pgtest.DSN(t),
-		"LISTEN_ADDR=127.0.0.1:" + strconv.Itoa(port),
-		"AUTH_HS256_SECRET=" + goodSecret,
-		"SHUTDOWN_DRAIN_DELAY=" + drain.String(),
-		"SHUTDOWN_TIMEOUT=" + shutdownTimeout.String(),
-	}
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	p := startProcess(t, buildBinary(t), pgtest.DSN(t),
+		"SHUTDOWN_DRAIN_DELAY="+drain.String(), "SHUTDOWN_TIMEOUT="+shutdownTimeout.String())
 	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
 		if t.Failed() {
-			t.Logf("connops log (tail):\n%s", tail(logs.String(), 6000))
+			t.Logf("connops log (tail):\n%s", tail(p.logs.String(), 6000))
 		}
 	})
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitReady(t, base, exited, 2*time.Minute)
-	client := newClient(base, devToken(t, "contoso", "waiter"), time.Minute)
+	client := newClient(p.base, devToken(t, "contoso", "waiter"), time.Minute)
 	createConnection(t, client, "shutdown")
 	op := operationsPath("shutdown") + "/op1"
 	client.mustDo(t, http.StatusCreated, http.MethodPost, operationsPath("shutdown"), `{"id":"op1","status":"inprogress"}`, nil)
@@ -78,7 +52,7 @@ func TestSIGTERMAnswersWaits(t *testing.T) {
 	}
 
 	sent := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for i := range waits {
@@ -93,14 +67,14 @@ func TestSIGTERMAnswersWaits(t *testing.T) {
 	}
 	answered := time.Since(sent)
 	select {
-	case <-exited:
+	case <-p.exited:
 	case <-time.After(shutdownTimeout + 10*time.Second):
 		t.Fatal("connops did not exit")
 	}
 	exitAfter := time.Since(sent)
 	report(t, "waits=%d answered-after-SIGTERM=%s exit-after-SIGTERM=%s exit-code=%d drain=%s",
-		waits, answered.Round(time.Millisecond), exitAfter.Round(time.Millisecond), cmd.ProcessState.ExitCode(), drain)
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		waits, answered.Round(time.Millisecond), exitAfter.Round(time.Millisecond), p.cmd.ProcessState.ExitCode(), drain)
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	if exitAfter > drain+5*time.Second {
