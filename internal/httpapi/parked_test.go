@@ -77,9 +77,7 @@ func parkedEnv(t *testing.T) *env { return newAppEnv(t, map[string]string{"WAIT_
 
 func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
 	e := parkedEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 
 	waited, took := e.waitGet(op, tok, "wait=1", "")
 	plain := e.get(op, tok)
@@ -126,9 +124,7 @@ func TestParkedWaitAnswersAsAPlainGetDoes(t *testing.T) {
 
 func TestParkedWaitAnswersHEADWithoutABody(t *testing.T) {
 	e := parkedEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	r := e.send(request{method: http.MethodHead, path: op, token: tok, header: map[string]string{"Prefer": "wait=1"}})
 	plain := e.get(op, tok)
 	if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("ETag") != plain.header.Get("ETag") || !r.closes {
@@ -146,9 +142,7 @@ func TestParkedWaitAnswersHEADWithoutABody(t *testing.T) {
 func TestParkedWaitEndsWhenTheClientLeaves(t *testing.T) {
 	var logs lockedBuffer
 	e := newAppEnv(t, nil, &logs)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 
 	u, _ := url.Parse(e.url)
 	conn, err := net.Dial("tcp", u.Host)
@@ -196,9 +190,7 @@ func (e *env) tlsClient(h2 bool) (*http.Client, string) {
 // fetch does) is parked on its TLS connection and answered through it.
 func TestParkedWaitOverTLS(t *testing.T) {
 	e := parkedEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	client, base := e.tlsClient(false)
 	res, body := waitOver(t, client, base+op, tok, 1)
 	if res.ProtoMajor != 1 || res.StatusCode != http.StatusOK || !strings.Contains(body, `"inprogress"`) || !res.Close {
@@ -228,9 +220,7 @@ func waitOver(t *testing.T, client *http.Client, url, tok string, seconds int) (
 
 func TestWaitOverHTTP2IsHeldInItsStream(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	client, base := e.h2Client()
 	e.completeOnceWatched(op, tok)
 	res, body := waitOver(t, client, base+op, tok, 10)
@@ -251,9 +241,7 @@ func TestWaitOverHTTP2IsHeldInItsStream(t *testing.T) {
 // wait without waiting.
 func TestReleaseAnswersEveryWaitAtOnce(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	client, base := e.h2Client()
 
 	type answer struct {

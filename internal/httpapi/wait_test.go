@@ -22,6 +22,15 @@ func (e *env) newOperation(tok, connection, id string) string {
 	return path + "/" + id
 }
 
+// waitconnOperation creates connection waitconn and its operation op1,
+// in progress, as contoso's writer, and returns the token and its path.
+func (e *env) waitconnOperation() (tok, op string) {
+	e.t.Helper()
+	tok = writer(e.t, "contoso")
+	e.createConnection(tok, "waitconn")
+	return tok, e.newOperation(tok, "waitconn", "op1")
+}
+
 // waitGet is a GET with Prefer: wait and optional If-None-Match, timed.
 func (e *env) waitGet(path, tok, prefer, ifNoneMatch string) (response, time.Duration) {
 	e.t.Helper()
@@ -36,9 +45,7 @@ func (e *env) waitGet(path, tok, prefer, ifNoneMatch string) (response, time.Dur
 
 func TestWaitAnswersWhenTheOperationChanges(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 
 	go func() {
 		time.Sleep(300 * time.Millisecond)
@@ -59,9 +66,7 @@ func TestWaitAnswersWhenTheOperationChanges(t *testing.T) {
 
 func TestWaitTimesOutWithTheCurrentOperation(t *testing.T) {
 	e := newAppEnv(t, map[string]string{"WAIT_MAX": "1s"}, nil)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 
 	r, took := e.waitGet(op, tok, "wait=30", "")
 	if r.status != http.StatusOK || r.json(t)["status"] != "inprogress" {
@@ -77,9 +82,7 @@ func TestWaitTimesOutWithTheCurrentOperation(t *testing.T) {
 
 func TestWaitOnAFinalOperationAnswersAtOnce(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	e.patch(op, tok, `{"status":"failed"}`, nil)
 
 	r, took := e.waitGet(op, tok, "wait=30", "")
@@ -90,9 +93,7 @@ func TestWaitOnAFinalOperationAnswersAtOnce(t *testing.T) {
 
 func TestWaitWithIfNoneMatch(t *testing.T) {
 	e := newAppEnv(t, map[string]string{"WAIT_MAX": "1s"}, nil)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	first := e.get(op, tok)
 	tag := first.header.Get("ETag")
 
@@ -149,9 +150,7 @@ func TestWaitSeesAChangeOnAnotherReplica(t *testing.T) {
 
 func TestWaitAnswers404WhenTheOperationGoes(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		e.send(request{method: http.MethodDelete, path: op, token: tok})
@@ -165,9 +164,7 @@ func TestWaitAnswers404WhenTheOperationGoes(t *testing.T) {
 
 func TestWaitChecksIdentityAndScope(t *testing.T) {
 	e := newEnv(t)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	_, op := e.waitconnOperation()
 	for name, c := range map[string]struct {
 		tok    string
 		status int
@@ -189,9 +186,7 @@ func TestWaitChecksIdentityAndScope(t *testing.T) {
 // in flight leave the tenant's other requests unaffected.
 func TestWaitersHoldNoTenantSlot(t *testing.T) {
 	e := newAppEnv(t, map[string]string{"TENANT_DB_CONCURRENCY": "1"}, nil)
-	tok := writer(t, "contoso")
-	e.createConnection(tok, "waitconn")
-	op := e.newOperation(tok, "waitconn", "op1")
+	tok, op := e.waitconnOperation()
 
 	var wg sync.WaitGroup
 	for range 8 {
