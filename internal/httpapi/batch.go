@@ -175,7 +175,7 @@ func batchError(r batchRequest, status int, code, message, target string) batchR
 	}
 	body, _ := json.Marshal(envelope(id, code, message, target))
 	return batchResponse{ID: r.ID, Status: status, Body: body, Headers: map[string]string{
-		"Content-Type": "application/json; charset=utf-8", "Request-Id": id.request, "Client-Request-Id": id.client,
+		"Content-Type": plainJSON, "Request-Id": id.request, "Client-Request-Id": id.client,
 	}}
 }
 

@@ -67,10 +67,16 @@ func respondError(c *gin.Context, status int, code, message, target string) {
 }
 
 func respondEnvelope(c *gin.Context, status int, env errorEnvelope) {
-	if needsRetryAfter(status) && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", retryAfterSeconds)
-	}
+	setRetryAfter(c.Writer.Header(), status)
 	c.AbortWithStatusJSON(status, env)
+}
+
+// setRetryAfter gives a 503 or 429 the Retry-After that Graph's SDKs back
+// off by, unless the answer has one already.
+func setRetryAfter(h http.Header, status int) {
+	if needsRetryAfter(status) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", retryAfterSeconds)
+	}
 }
 
 func envelope(ids ids, code, message, target string) errorEnvelope {

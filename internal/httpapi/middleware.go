@@ -17,7 +17,12 @@ import (
 	"github.com/connops/connops/internal/connections"
 )
 
-type ids struct{ request, client string }
+// ids are a request's correlation ids and when it arrived (for the log
+// line a parked wait writes itself).
+type ids struct {
+	request, client string
+	start           time.Time
+}
 
 const (
 	idsKey       = "connops.ids"
@@ -31,7 +36,7 @@ const maxClientRequestIDLen = 128
 // withRequestIDs gives every request a request-id and echoes the client's
 // client-request-id (or, as Graph does when none was sent, the request-id).
 func withRequestIDs(c *gin.Context) {
-	id := ids{request: uuid.NewString(), client: clientRequestID(c.GetHeader("client-request-id"))}
+	id := ids{request: uuid.NewString(), client: clientRequestID(c.GetHeader("client-request-id")), start: time.Now()}
 	if id.client == "" {
 		id.client = id.request
 	}
@@ -68,20 +73,10 @@ func requestIDs(c *gin.Context) ids {
 // runs, and a held wait keeps every such frame for its whole wait.
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
-	c.Set(startKey, start)
 	c.Next()
 	if _, parked := c.Get(parkedKey); !parked {
 		s.logRequest(c, start)
 	}
-}
-
-const startKey = "connops.start"
-
-// requestStart is when logRequests saw the request arrive.
-func requestStart(c *gin.Context) time.Time {
-	v, _ := c.Get(startKey)
-	t, _ := v.(time.Time)
-	return t
 }
 
 func (s *server) logRequest(c *gin.Context, start time.Time) {

@@ -27,7 +27,7 @@ var openAPIETag = func() string {
 // openAPI serves the document without authentication; clients and tooling
 // fetch it before they hold a token.
 func (s *server) openAPI(c *gin.Context) {
-	contentType := "application/json; charset=utf-8"
+	contentType := plainJSON
 	if strings.HasSuffix(c.Request.URL.Path, ".yaml") {
 		contentType = "application/yaml; charset=utf-8"
 	}

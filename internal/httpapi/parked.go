@@ -59,7 +59,7 @@ func (s *server) park(c *gin.Context, w *waitRun) bool {
 	w.stopGone()
 	c.Set(parkedKey, true)
 	w.parked = &parkedConn{conn: conn, header: c.Writer.Header().Clone(), head: c.Request.Method == http.MethodHead,
-		line: s.lineOf(c, requestStart(c))}
+		line: s.lineOf(c, w.ids.start)}
 	go w.parked.watch(w.cancel)
 	return true
 }
@@ -118,10 +118,8 @@ func (w *waitRun) answerParked(r waitResult) {
 		var env errorEnvelope
 		status, env = s.errorReply(w.ctx, w.rt, w.ids, err)
 		body, _ = json.Marshal(env)
-		p.header.Set("Content-Type", "application/json; charset=utf-8")
-		if needsRetryAfter(status) {
-			p.header.Set("Retry-After", retryAfterSeconds)
-		}
+		p.header.Set("Content-Type", plainJSON)
+		setRetryAfter(p.header, status)
 	}
 	if err := p.write(status, body); err != nil {
 		_ = p.conn.Close()

@@ -15,6 +15,10 @@ import (
 // graphJSON is the content type Graph gives its OData payloads.
 const graphJSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
+// plainJSON is the content type of everything else in JSON: error
+// envelopes (as gin writes them), batch items' errors, the OpenAPI document.
+const plainJSON = "application/json; charset=utf-8"
+
 // preEncoded is a body that encodes itself to valid, compact JSON.
 type preEncoded interface {
 	json.Marshaler
