@@ -77,7 +77,10 @@ type operationRead struct {
 	contextURL   string
 	selects      []string
 	wait         connections.WaitCondition
-	anyTag       bool
+	// applied is the wait Preference-Applied reports: wait.For, or 0 for
+	// a wait its replica answers at once as it shuts down.
+	applied time.Duration
+	anyTag  bool
 }
 
 func (s *server) operationQuery(c *gin.Context, rt route) (*operationRead, bool) {
@@ -90,6 +93,7 @@ func (s *server) operationQuery(c *gin.Context, rt route) (*operationRead, bool)
 	q := &operationRead{connectionID: connectionID, contextURL: s.operationContext(c, rt, connectionID), selects: opts.Select}
 	q.wait.NoneMatch, q.anyTag = parseIfNoneMatch(c)
 	q.wait.For = s.waitFor(c)
+	q.applied = q.wait.For
 	return q, true
 }
 
@@ -113,8 +117,8 @@ func (s *server) answerOperation(c *gin.Context, rt route, q *operationRead, op 
 // status and body (nil for a 304). It needs no gin.Context: a parked wait
 // answers with it too.
 func operationReply(h http.Header, rt route, q *operationRead, op connections.Operation) (int, []byte, error) {
-	if q.wait.For > 0 {
-		h.Add("Preference-Applied", "wait="+strconv.Itoa(int(q.wait.For/time.Second)))
+	if q.applied > 0 {
+		h.Add("Preference-Applied", "wait="+strconv.Itoa(int(q.applied/time.Second)))
 	}
 	h.Set("ETag", etag(op.Version))
 	if q.anyTag || slices.Contains(q.wait.NoneMatch, op.Version) {

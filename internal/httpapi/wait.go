@@ -135,7 +135,9 @@ func (s *server) startWait(c *gin.Context, rt route, q *operationRead) *waitRun 
 		blocking: make(chan struct{}, 1), decided: make(chan struct{}), result: make(chan waitResult, 1)}
 	w.stopGone = context.AfterFunc(c.Request.Context(), func() { cancel(errClientGone) })
 	if !s.waits.add(w) {
-		q.wait.For = 0
+		// Released already: one bounded read, answered without waiting.
+		close(w.stop)
+		q.applied = 0
 	}
 	q.wait.Stop = w.stop
 	q.wait.Blocking = func() {
