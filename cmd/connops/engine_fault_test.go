@@ -44,6 +44,9 @@ func startProcess(t *testing.T, bin, dsn string, env ...string) *process {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s (tail):\n%s", p.base, tail(p.logs.String(), 6000))
+		}
 		select {
 		case <-p.exited:
 		default:

@@ -203,19 +203,28 @@ func TestParkedWaitOverTLS(t *testing.T) {
 
 func waitOver(t *testing.T, client *http.Client, url, tok string, seconds int) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	res, body, err := tryWaitOver(client, url, tok, seconds)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return res, body
+}
+
+// tryWaitOver is waitOver for a goroutine other than the test's.
+func tryWaitOver(client *http.Client, url, tok string, seconds int) (*http.Response, string, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Prefer", "wait="+strconv.Itoa(seconds))
 	res, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
+	body, err := io.ReadAll(res.Body)
+	return res, string(body), err
 }
 
 func TestWaitOverHTTP2IsHeldInItsStream(t *testing.T) {
@@ -256,7 +265,11 @@ func TestReleaseAnswersEveryWaitAtOnce(t *testing.T) {
 	}()
 	go func() {
 		start := time.Now()
-		res, body := waitOver(t, client, base+op, tok, 30)
+		res, body, err := tryWaitOver(client, base+op, tok, 30)
+		if err != nil {
+			held <- answer{0, err.Error(), time.Since(start)}
+			return
+		}
 		held <- answer{res.StatusCode, body, time.Since(start)}
 	}()
 	e.untilWatchers(2)
