@@ -168,7 +168,7 @@ func wait(ctx context.Context, client *http.Client, url, token string, retries *
 		}
 		if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && attempt < waitAttempts {
 			retries.Add(1)
-			time.Sleep(retryAfter)
+			sleep(ctx, retryAfter)
 			continue
 		}
 		if status != http.StatusOK || !strings.Contains(string(body), `"completed"`) {
