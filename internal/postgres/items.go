@@ -128,8 +128,9 @@ WITH target AS (
   SELECT DISTINCT ON (i.id) i.* FROM input i ORDER BY i.id, i.ord DESC
 ), known AS (
   -- Whether an item is stored matters only when the group's new items could
-  -- pass the quota; below it (nearly always) CASE skips the probes, which a
-  -- generic plan made on a fresh table may run on the wrong index.
+  -- pass the quota; below it (nearly always) CASE skips the probes, one
+  -- index lookup per item. (They once ran on items_updated_idx too, until
+  -- migration 00013 made it partial.)
   SELECT l.id, l.ord, CASE WHEN coalesce((SELECT n FROM target) + (SELECT count(*) FROM last) <= $11, false) THEN false
     ELSE (SELECT 1 FROM items x WHERE x.tenant_id = $1 AND x.connection_uid = (SELECT uid FROM target) AND x.id = l.id LIMIT 1) IS NOT NULL
   END AS stored
